@@ -1,0 +1,31 @@
+# Two commands: `make demo` and `make test`. Both create .venv and install pairmill first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The CPU wheel of torch, installed before the project so pip never pulls a CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test lint bench
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pairmill demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[all,dev,bench]"
+	$(BIN)/python benchmarks/bench_code_extraction.py

@@ -1,0 +1,267 @@
+"""(docstring, code) pairs from one source file, for the six CodeSearchNet languages.
+
+`extract_code_pairs(data, path)` is the whole extractor: a pure function from a file's bytes to
+pairs, drop counts and dead letters. Parsing and node search run in tree-sitter (C); Python only
+touches the function nodes a query returns, which keeps extraction close to raw parse speed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from tree_sitter import Node, Query, QueryCursor
+
+from ...schemas import make_dead_letter, make_pair
+from ..result import Extraction
+from .docstrings import clean_doc, python_docstring_text, strip_comment_markers
+from .files import (
+    DEFAULT_MAX_FILE_BYTES,
+    content_skip_reason,
+    decode_source,
+    is_binary,
+    path_skip_reason,
+)
+from .languages import LANGUAGES, LanguageSpec, language_for_path, parser_for
+
+TASK = "code_docstring_code"
+_TRIVIAL_PY = (b"pass", b"...", b"raise NotImplementedError", b"raise NotImplementedError()")
+
+
+@dataclass(frozen=True)
+class CodeOptions:
+    """Filters of the code extractor; the defaults follow CodeSearchNet."""
+
+    languages: tuple[str, ...] = tuple(LANGUAGES)
+    min_doc_tokens: int = 3
+    min_code_lines: int = 3
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    full_docstring: bool = False
+    skip_tests: bool = True
+
+
+DEFAULT_OPTIONS = CodeOptions()
+
+
+def extract_code_pairs(
+    data: bytes,
+    path: str,
+    *,
+    source: str = "",
+    origin_prefix: str = "",
+    options: CodeOptions = DEFAULT_OPTIONS,
+) -> Extraction:
+    """Pairs of (cleaned doc comment, function code without its doc) found in one file.
+
+    `path` is the file's path inside its repository (it decides the language and the test/vendored
+    filters); `origin_prefix` (for example "repo@commit:") is put before "path:line" in `origin`.
+    """
+    out = Extraction()
+    spec = language_for_path(path)
+    if spec is None or spec.name not in options.languages:
+        out.drop("unsupported_file")
+        return out
+    reason = path_skip_reason(path, spec)
+    if reason and (reason != "test_file" or options.skip_tests):
+        out.drop(reason)
+        return out
+    origin = f"{origin_prefix}{path}"
+    if len(data) > options.max_file_bytes:
+        out.drop("file_too_large")
+        return out
+    try:
+        text = decode_source(data, spec)
+    except (UnicodeDecodeError, LookupError) as exc:
+        if is_binary(data):
+            out.dead_letters.append(make_dead_letter(origin, source, "binary_file",
+                                                     "NUL bytes in a source file"))
+            out.drop("binary_file")
+        else:
+            out.dead_letters.append(make_dead_letter(origin, source, "decode_error", str(exc)))
+            out.drop("decode_error")
+        return out
+    if is_binary(text):
+        out.dead_letters.append(make_dead_letter(origin, source, "binary_file",
+                                                 "NUL bytes in a source file"))
+        out.drop("binary_file")
+        return out
+    reason = content_skip_reason(text, options.max_file_bytes)
+    if reason:
+        out.drop(reason)
+        return out
+    _extract_functions(text, spec, origin, source, options, out)
+    return out
+
+
+def _extract_functions(text: bytes, spec: LanguageSpec, origin: str, source: str,
+                       options: CodeOptions, out: Extraction) -> None:
+    parser, cursor = parser_for(spec.name)
+    tree = parser.parse(text)
+    root = tree.root_node
+    if root.has_error:
+        out.dead_letters.append(make_dead_letter(origin, source, "syntax_error",
+                                                 _describe_errors(root, spec)))
+        out.drop("syntax_error_file")
+    for node in cursor.captures(root).get("function", []):
+        if spec.name == "javascript" and not _is_js_function(node):
+            continue
+        reason = _function_pair(text, node, spec, origin, source, options, out)
+        if reason:
+            out.drop(reason)
+
+
+def _function_pair(text, node: Node, spec, origin, source, options, out) -> str | None:
+    """Append the pair of one function node to `out`, or return why there is none."""
+    if node.has_error:
+        return "function_syntax_error"
+    outer = node
+    while outer.parent is not None and outer.parent.type in spec.wrappers:
+        outer = outer.parent
+    if spec.doc_style == "python":
+        doc_node, raw_doc = _python_docstring(node, text)
+    else:
+        doc_node, raw_doc = None, _doc_comment(outer, spec)
+    if raw_doc is None:
+        return "undocumented"
+    query = clean_doc(raw_doc, full=options.full_docstring)
+    if len(query.split()) < options.min_doc_tokens:
+        return "docstring_too_short"
+    name = _function_name(node, text)
+    if options.skip_tests and (spec.test_name.match(name) or _has_test_annotation(node, spec)):
+        return "test_function"
+    if _is_empty_body(node, doc_node, spec):
+        return "empty_body"
+    document = _function_code(text, outer, doc_node)
+    if sum(1 for line in document.splitlines() if line.strip()) < options.min_code_lines:
+        return "short_function"
+    line = node.start_point[0] + 1
+    out.pairs.append(make_pair(TASK, query, document, source, f"{origin}:{line}",
+                               lang=spec.name, meta={"function": name}))
+    return None
+
+
+_JS_FUNCTION_VALUES = ("arrow_function", "function_expression", "generator_function")
+
+
+def _is_js_function(node: Node) -> bool:
+    """Query alternations inside fields over-match; check the assigned value really is a function."""
+    if node.type in ("lexical_declaration", "variable_declaration"):
+        declarator = node.named_children[0] if node.named_children else None
+        value = declarator.child_by_field_name("value") if declarator is not None else None
+        return value is not None and value.type in _JS_FUNCTION_VALUES
+    if node.type == "expression_statement":
+        assignment = node.named_children[0] if node.named_children else None
+        value = assignment.child_by_field_name("right") if assignment is not None else None
+        return value is not None and value.type in _JS_FUNCTION_VALUES
+    return True
+
+
+def _python_docstring(func: Node, text: bytes) -> tuple[Node | None, str | None]:
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None, None
+    for stmt in body.named_children:
+        if stmt.type == "comment":
+            continue
+        if stmt.type == "expression_statement" and stmt.named_child_count == 1:
+            literal = stmt.named_children[0]
+            if literal.type == "string":
+                value = python_docstring_text(text[literal.start_byte:literal.end_byte].decode())
+                if value is not None:
+                    return stmt, value
+        return None, None
+    return None, None
+
+
+def _doc_comment(outer: Node, spec: LanguageSpec) -> str | None:
+    """The doc comment directly above a declaration (no blank line between), markers stripped."""
+    comments: list[str] = []
+    expected_row = outer.start_point[0]
+    anchor = outer
+    # Ruby puts a class's leading comments before the body node that starts with the method.
+    while (anchor.prev_sibling is None and anchor.parent is not None
+           and anchor.parent.start_byte == anchor.start_byte):
+        anchor = anchor.parent
+    sibling = anchor.prev_sibling
+    while sibling is not None and "comment" in sibling.type:
+        if sibling.end_point[0] < expected_row - 1:
+            break
+        comment = sibling.text.decode()
+        if spec.doc_style == "block":
+            if comment.startswith("/**"):
+                comments.append(comment)
+            break
+        comments.append(comment)
+        expected_row = sibling.start_point[0]
+        sibling = sibling.prev_sibling
+    if not comments:
+        return None
+    comments.reverse()
+    return strip_comment_markers(comments, spec.line_prefix)
+
+
+def _function_name(node: Node, text: bytes) -> str:
+    name = node.child_by_field_name("name")
+    if name is None:  # JS: `const f = () => ...` or `a.b = function () {...}`
+        target = node.named_children[0] if node.named_children else None
+        if target is not None and target.type == "variable_declarator":
+            name = target.child_by_field_name("name")
+        elif target is not None and target.type == "assignment_expression":
+            left = target.child_by_field_name("left")
+            name = left.child_by_field_name("property") if left is not None else None
+            name = name or left
+    return name.text.decode() if name is not None else ""
+
+
+def _has_test_annotation(node: Node, spec: LanguageSpec) -> bool:
+    if spec.name != "java":
+        return False
+    for child in node.children:
+        if child.type == "modifiers":
+            return any(a.type.endswith("annotation") and a.text.split(b"(")[0] == b"@Test"
+                       for a in child.named_children)
+    return False
+
+
+def _is_empty_body(node: Node, doc_node: Node | None, spec: LanguageSpec) -> bool:
+    body = node.child_by_field_name("body")
+    if spec.name == "javascript" and node.type.endswith(("declaration", "statement")) \
+            and node.type not in ("function_declaration", "generator_function_declaration"):
+        return False  # body lives in the assigned function; the line count decides
+    if body is None:
+        return True
+    if spec.doc_style != "python":
+        return body.named_child_count == 0
+    statements = [s for s in body.named_children if s != doc_node and s.type != "comment"]
+    return all(s.text.strip() in _TRIVIAL_PY for s in statements)
+
+
+def _function_code(text: bytes, outer: Node, doc_node: Node | None) -> str:
+    """The function's source from the start of its first line, dedented, without its docstring."""
+    start = outer.start_byte
+    line_start = text.rfind(b"\n", 0, start) + 1
+    if not text[line_start:start].strip():
+        start = line_start
+    end = outer.end_byte
+    if doc_node is None:
+        code = text[start:end]
+    else:
+        cut_start, cut_end = doc_node.start_byte, doc_node.end_byte
+        ds_line_start = text.rfind(b"\n", 0, cut_start) + 1
+        newline = text.find(b"\n", cut_end)
+        ds_line_end = newline + 1 if newline != -1 else len(text)
+        if not text[ds_line_start:cut_start].strip() and not text[cut_end:ds_line_end].strip():
+            cut_start, cut_end = ds_line_start, min(ds_line_end, end)
+        code = text[start:cut_start] + text[cut_end:end]
+    return textwrap.dedent(code.decode("utf-8")).strip("\n")
+
+
+def _describe_errors(root: Node, spec: LanguageSpec) -> str:
+    parser, _ = parser_for(spec.name)
+    cursor = QueryCursor(Query(parser.language, "(ERROR) @error"))
+    errors = cursor.captures(root).get("error", [])
+    if not errors:
+        return "syntax error: a required token is missing"
+    first = min(errors, key=lambda n: n.start_byte)
+    return (f"syntax error: {len(errors)} unparsable region(s), first at line "
+            f"{first.start_point[0] + 1}; functions outside them were kept")

@@ -1,0 +1,208 @@
+"""Writing a pairs dataset from Beam: exact dedup, per-task shards, dead letters, counters.
+
+Output must be byte-identical for the same input on any runner, so nothing depends on arrival
+order: each pair goes to shard hash(id) mod n (n from the task's row count), a shard's rows are
+sorted by id, and files are written with fixed row groups. Files land in `DIR/_staging/` and are
+moved into place by `finalize_dataset` in the driver only after the pipeline succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..schemas import (
+    DEAD_LETTER_SCHEMA,
+    PAIR_SCHEMA,
+    Manifest,
+    describe_file,
+    write_manifest,
+)
+
+STAGING = "_staging"
+COUNTERS_FILE = "counters.json"
+DEFAULT_ROW_GROUP_SIZE = 1000
+DEFAULT_ROWS_PER_FILE = 100_000
+
+
+def exact_key(pair: dict) -> str:
+    """Key of the normalised pair: whitespace runs collapsed, so reformatted copies collide."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (pair["task"], " ".join(pair["query"].split()), " ".join(pair["document"].split())):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    return h.hexdigest()
+
+
+class KeepFirstByOrigin(beam.CombineFn):
+    """Survivor of an exact-duplicate group: the smallest (origin, id), plus the group size.
+
+    A combiner, so duplicates are merged before the shuffle and only survivors travel.
+    """
+
+    def create_accumulator(self):
+        return (None, 0)
+
+    def add_input(self, acc, pair):
+        best, n = acc
+        if best is None or (pair["origin"], pair["id"]) < (best["origin"], best["id"]):
+            best = pair
+        return best, n + 1
+
+    def merge_accumulators(self, accs):
+        best, total = None, 0
+        for cand, n in accs:
+            total += n
+            if cand is not None and (best is None or
+                                     (cand["origin"], cand["id"]) < (best["origin"], best["id"])):
+                best = cand
+        return best, total
+
+    def extract_output(self, acc):
+        return acc
+
+
+def shard_of(key: str, n_shards: int) -> int:
+    return int(hashlib.blake2b(key.encode(), digest_size=8).hexdigest(), 16) % max(n_shards, 1)
+
+
+class _WriteShard(beam.DoFn):
+    """Sort one shard's rows and write them as a Parquet file with fixed-size row groups."""
+
+    def __init__(self, staging: str, schema: pa.Schema, sort_key, row_group_size: int):
+        self._staging = staging
+        self._schema = schema
+        self._sort_key = sort_key
+        self._row_group_size = row_group_size
+
+    def process(self, element):
+        (folder, shard), rows = element
+        rows = sorted(rows, key=self._sort_key)
+        path = Path(self._staging, folder, f"part-{shard:05d}.parquet")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist(rows, schema=self._schema)
+        pq.write_table(table, path, row_group_size=self._row_group_size, compression="zstd")
+        yield str(path)
+
+
+def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
+                   rows_per_file):
+    """Group rows into deterministic shards per folder and write each shard as one file."""
+    counts = (pcoll
+              | f"{label}Folder" >> beam.Map(lambda r: (folder_of(r), 1))
+              | f"{label}Count" >> beam.CombinePerKey(sum))
+
+    def assign(row, counts):
+        folder = folder_of(row)
+        n = math.ceil(counts[folder] / rows_per_file)
+        return (folder, shard_of(sort_key(row)[-1], n)), row
+
+    return (pcoll
+            | f"{label}Assign" >> beam.Map(assign, counts=beam.pvalue.AsDict(counts))
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}Write" >> beam.ParDo(
+                _WriteShard(staging, schema, sort_key, row_group_size)))
+
+
+class WritePairsDataset(beam.PTransform):
+    """{"pairs", "errors", "counters"} PCollections -> files under `output/_staging`."""
+
+    def __init__(self, output_dir: str, row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+                 rows_per_file: int = DEFAULT_ROWS_PER_FILE):
+        super().__init__()
+        self._staging = os.path.join(os.path.abspath(output_dir), STAGING)
+        self._row_group_size = row_group_size
+        self._rows_per_file = rows_per_file
+
+    def expand(self, pcolls):
+        survivors = (pcolls["pairs"]
+                     | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
+                     | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
+                     | "DropKey" >> beam.Values())
+        pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
+        duplicates = (survivors
+                      | "DupCount" >> beam.Map(lambda acc: ("drop:exact_duplicate", acc[1] - 1)))
+        kept = pairs | "KeptCount" >> beam.Map(lambda p: ("pairs_kept", 1))
+        _write_sharded(pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
+                       PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file)
+        _write_sharded(pcolls["errors"], "Errors", lambda e: "errors",
+                       lambda e: (e["origin"], e["reason"], e["detail"],
+                                  f"{e['origin']}|{e['reason']}|{e['detail']}"),
+                       DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
+                       self._rows_per_file)
+        staging = self._staging
+        return ((pcolls["counters"], duplicates, kept)
+                | "AllCounters" >> beam.Flatten()
+                | "SumCounters" >> beam.CombinePerKey(sum)
+                | "CountersDict" >> beam.combiners.ToDict()
+                | "WriteCounters" >> beam.Map(_write_counters, staging))
+
+
+def _write_counters(counters: dict, staging: str) -> str:
+    os.makedirs(staging, exist_ok=True)
+    path = os.path.join(staging, COUNTERS_FILE)
+    with open(path, "w") as f:
+        json.dump(counters, f, sort_keys=True)
+    return path
+
+
+def prepare_output(output_dir: str, overwrite: bool) -> None:
+    """Refuse to mix a new run into an existing dataset unless asked; clear a stale staging dir."""
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{output_dir}: exists and is not a directory")
+    if (out / "manifest.json").exists() and not overwrite:
+        raise FileExistsError(f"{output_dir}: already holds a dataset (use --overwrite)")
+    shutil.rmtree(out / STAGING, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
+                     extra: dict | None = None) -> Manifest:
+    """Move staged files into place and write the manifest (counts, checksums, counters)."""
+    out = Path(output_dir)
+    staging = out / STAGING
+    counters_path = staging / COUNTERS_FILE
+    raw = json.loads(counters_path.read_text()) if counters_path.exists() else {}
+    for old in ("data", "errors"):
+        shutil.rmtree(out / old, ignore_errors=True)
+    for sub in ("data", "errors"):
+        if (staging / sub).exists():
+            os.replace(staging / sub, out / sub)
+    shutil.rmtree(staging, ignore_errors=True)
+
+    manifest = Manifest(command=command, row_group_size=row_group_size,
+                        created_by=f"pairmill {__version__}", extra=extra or {})
+    for task_dir in sorted((out / "data").glob("*")) if (out / "data").exists() else []:
+        files = sorted(task_dir.glob("part-*.parquet"))
+        manifest.tasks[task_dir.name] = [describe_file(out, str(f.relative_to(out))) for f in files]
+    manifest.errors = [describe_file(out, str(f.relative_to(out)))
+                       for f in sorted((out / "errors").glob("part-*.parquet"))]
+    drops = {k.split(":", 1)[1]: v for k, v in sorted(raw.items()) if k.startswith("drop:")}
+    manifest.counters = {
+        "records_read": raw.get("records_read", 0),
+        "bytes_read": raw.get("bytes_read", 0),
+        "pairs_kept": raw.get("pairs_kept", 0),
+        "dead_letters": sum(f.rows for f in manifest.errors),
+        "drops": drops,
+    }
+    write_manifest(out, manifest)
+    return manifest
+
+
+def run_pipeline(pipeline: beam.Pipeline) -> None:
+    """Run and wait; Beam's own errors keep their message, prefixed with what failed."""
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    if state not in (None, "DONE") and str(state) not in ("DONE", "PipelineState.DONE"):
+        print(f"pairmill: pipeline ended in state {state}", file=sys.stderr)
+        raise RuntimeError(f"pipeline ended in state {state}")

@@ -1,0 +1,68 @@
+"""`pairmill stats DIR`: what a dataset holds, read from its manifest and its `lang` column."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ..schemas import ManifestError, read_manifest, validate_dataset
+
+
+def dataset_summary(dataset_dir: str) -> dict:
+    """Rows per task and language, counters, dead letters per reason, and any integrity problem."""
+    manifest = read_manifest(dataset_dir)
+    by_lang = {task: _column_counts(dataset_dir, files, "lang")
+               for task, files in manifest.tasks.items()}
+    errors = _column_counts(dataset_dir, manifest.errors, "reason")
+    return {
+        "path": str(Path(dataset_dir).resolve()),
+        "tasks": {t: manifest.rows(t) for t in sorted(manifest.tasks)},
+        "languages": {t: dict(sorted(c.items())) for t, c in by_lang.items()},
+        "counters": manifest.counters,
+        "dead_letters": dict(sorted(errors.items())),
+        "problems": validate_dataset(dataset_dir),
+    }
+
+
+def _column_counts(dataset_dir: str, files, column: str) -> collections.Counter:
+    """Value counts of one column over files; unreadable files are left to the problems list."""
+    counts = collections.Counter()
+    for entry in files:
+        try:
+            values = pq.read_table(Path(dataset_dir, entry.path), columns=[column])[column]
+        except (OSError, ValueError, KeyError):
+            continue
+        counts.update(v if v is not None else "-" for v in values.to_pylist())
+    return counts
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"dataset: {summary['path']}"]
+    counters = summary["counters"]
+    lines.append(f"records read: {counters.get('records_read', 0):,}   "
+                 f"pairs kept: {counters.get('pairs_kept', 0):,}   "
+                 f"dead letters: {counters.get('dead_letters', 0):,}")
+    lines.append("pairs per task:")
+    for task, rows in summary["tasks"].items():
+        lines.append(f"  {task:<34} {rows:>10,}")
+        for lang, n in summary["languages"].get(task, {}).items():
+            if lang != "-":
+                lines.append(f"    {lang:<32} {n:>10,}")
+    drops = {k: v for k, v in counters.get("drops", {}).items() if v}
+    if drops:
+        lines.append("drops per reason:")
+        for reason, n in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {reason:<34} {n:>10,}")
+    if summary["dead_letters"]:
+        lines.append("dead letters per reason (in errors/):")
+        for reason, n in summary["dead_letters"].items():
+            lines.append(f"  {reason:<34} {n:>10,}")
+    if summary["problems"]:
+        lines.append("PROBLEMS (the dataset does not match its manifest):")
+        lines.extend(f"  {p}" for p in summary["problems"])
+    return "\n".join(lines)
+
+
+__all__ = ["dataset_summary", "format_summary", "ManifestError"]

@@ -1,0 +1,47 @@
+"""The data contract shared by every pairmill stage: pair schema, task names, ids, manifest."""
+
+from .manifest import (
+    FORMAT,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    describe_file,
+    load_verified_manifest,
+    read_manifest,
+    validate_dataset,
+    write_manifest,
+)
+from .pairs import (
+    DEAD_LETTER_SCHEMA,
+    OPTIONAL_COLUMNS,
+    PAIR_SCHEMA,
+    REQUIRED_COLUMNS,
+    TASKS,
+    SchemaError,
+    check_task,
+    make_dead_letter,
+    make_pair,
+    pair_id,
+)
+
+__all__ = [
+    "FORMAT",
+    "FileEntry",
+    "Manifest",
+    "ManifestError",
+    "describe_file",
+    "load_verified_manifest",
+    "read_manifest",
+    "validate_dataset",
+    "write_manifest",
+    "OPTIONAL_COLUMNS",
+    "PAIR_SCHEMA",
+    "REQUIRED_COLUMNS",
+    "TASKS",
+    "DEAD_LETTER_SCHEMA",
+    "make_dead_letter",
+    "SchemaError",
+    "check_task",
+    "make_pair",
+    "pair_id",
+]

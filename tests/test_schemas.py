@@ -1,0 +1,121 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pairmill.schemas import (
+    PAIR_SCHEMA,
+    REQUIRED_COLUMNS,
+    TASKS,
+    Manifest,
+    ManifestError,
+    SchemaError,
+    describe_file,
+    load_verified_manifest,
+    make_pair,
+    pair_id,
+    read_manifest,
+    validate_dataset,
+    write_manifest,
+)
+
+
+def test_pair_id_is_stable_and_content_sensitive():
+    a = pair_id("code_docstring_code", "Add numbers.", "def add(a, b): ...")
+    assert a == pair_id("code_docstring_code", "Add numbers.", "def add(a, b): ...")
+    assert len(a) == 32
+    assert a != pair_id("code_docstring_code", "Add numbers!", "def add(a, b): ...")
+    assert a != pair_id("arxiv_title_abstract", "Add numbers.", "def add(a, b): ...")
+    # field boundaries matter: moving text between query and document changes the id
+    assert pair_id("web_title_body", "ab", "c") != pair_id("web_title_body", "a", "bc")
+
+
+def test_make_pair_follows_the_schema():
+    pair = make_pair("code_docstring_code", "q text", "d text", "repo", "f.py:3", lang="python",
+                     meta={"function": "f"})
+    table = pa.Table.from_pylist([pair], schema=PAIR_SCHEMA)
+    assert table.num_rows == 1
+    assert set(REQUIRED_COLUMNS) <= set(table.column_names)
+    assert table.column("meta").to_pylist() == [[("function", "f")]]
+
+
+@pytest.mark.parametrize("task,query,document", [
+    ("no_such_task", "q", "d"), ("web_title_body", "  ", "d"), ("web_title_body", "q", ""),
+])
+def test_make_pair_rejects_bad_input(task, query, document):
+    with pytest.raises(SchemaError):
+        make_pair(task, query, document, "s", "o")
+
+
+def test_task_names_match_the_design():
+    assert len(TASKS) == 11
+    assert TASKS["code_docstring_code"] == "code"
+    assert TASKS["s2orc_citation_reference"] == "s2orc"
+
+
+def _dataset(tmp_path, rows=5):
+    folder = tmp_path / "ds"
+    (folder / "data" / "web_title_body").mkdir(parents=True)
+    pairs = [make_pair("web_title_body", f"title {i}", f"body {i}", "crawl", f"f:{i}")
+             for i in range(rows)]
+    rel = "data/web_title_body/part-00000.parquet"
+    pq.write_table(pa.Table.from_pylist(pairs, schema=PAIR_SCHEMA), folder / rel)
+    manifest = Manifest(tasks={"web_title_body": [describe_file(folder, rel)]},
+                        counters={"records_read": rows}, command=["pairmill", "x"])
+    write_manifest(folder, manifest)
+    return folder, rel
+
+
+def test_manifest_round_trip(tmp_path):
+    folder, rel = _dataset(tmp_path)
+    manifest = read_manifest(folder)
+    assert manifest.rows("web_title_body") == 5
+    assert manifest.tasks["web_title_body"][0].path == rel
+    assert json.loads((folder / "manifest.json").read_text())["format"] == "pairmill/1"
+    assert validate_dataset(folder) == []
+    assert load_verified_manifest(folder).total_rows == 5
+
+
+def test_validation_catches_a_changed_file(tmp_path):
+    folder, rel = _dataset(tmp_path)
+    data = bytearray((folder / rel).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / rel).write_bytes(bytes(data))
+    problems = validate_dataset(folder)
+    assert any("sha256" in p for p in problems)
+    with pytest.raises(ManifestError):
+        load_verified_manifest(folder)
+
+
+def test_validation_catches_wrong_row_count_and_missing_files(tmp_path):
+    folder, rel = _dataset(tmp_path)
+    obj = json.loads((folder / "manifest.json").read_text())
+    obj["tasks"]["web_title_body"]["files"][0]["rows"] = 7
+    obj["tasks"]["web_title_body"]["files"].append(
+        {"path": "data/web_title_body/part-00001.parquet", "rows": 1, "sha256": "0" * 64})
+    (folder / "manifest.json").write_text(json.dumps(obj))
+    problems = validate_dataset(folder)
+    assert any("5 rows, manifest says 7" in p for p in problems)
+    assert any("part-00001.parquet: missing" in p for p in problems)
+
+
+def test_truncated_parquet_is_reported_not_read(tmp_path):
+    folder, rel = _dataset(tmp_path)
+    path = folder / rel
+    path.write_bytes(path.read_bytes()[:-20])
+    problems = validate_dataset(folder, check_hashes=False)
+    assert problems and "unreadable Parquet" in problems[0]
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"format": "other/9"}),
+                                     json.dumps({"format": "pairmill/1"})])
+def test_bad_manifests_are_errors(tmp_path, content):
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(ManifestError):
+        read_manifest(tmp_path)
+    assert validate_dataset(tmp_path)
+
+
+def test_missing_manifest(tmp_path):
+    assert "no manifest.json" in validate_dataset(tmp_path)[0]
