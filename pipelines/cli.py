@@ -21,6 +21,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else _positive_int(text)
 
@@ -62,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--keep-tests", action="store_true", help="do not skip test files/functions")
     _add_dataset_flags(code)
 
+    dedup = commands.add_parser(
+        "dedup", help="remove exact and near duplicates, and evaluation-set contamination",
+        description="Merge pairs datasets, remove exact and MinHash-LSH near duplicates and "
+                    "pairs that collide with evaluation texts, write one pairs dataset.")
+    dedup.add_argument("--input", nargs="+", required=True, metavar="DIR",
+                       help="pairs datasets to merge and dedup")
+    dedup.add_argument("--threshold", type=_fraction, default=0.8,
+                       help="Jaccard similarity above which two texts are duplicates (0.8)")
+    dedup.add_argument("--num-perm", type=_positive_int, default=128,
+                       help="MinHash signature length, a power of two (128)")
+    dedup.add_argument("--ngram", type=_positive_int, default=5, help="words per shingle (5)")
+    dedup.add_argument("--field", choices=("pair", "query", "document"), default="pair",
+                       help="text compared for near duplicates (default: query + document)")
+    dedup.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
+                       help="JSON lines or Parquet files of evaluation texts")
+    _add_dataset_flags(dedup)
+
     stats = commands.add_parser("stats", help="summary of a pairs dataset")
     stats.add_argument("dataset", metavar="DIR")
     stats.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -80,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "mine":
             return _mine(args, extra, argv)
+        if args.command == "dedup":
+            return _dedup(args, extra, argv)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "stats":
@@ -127,6 +156,43 @@ def _mine(args, beam_args: list[str], argv: list[str]) -> int:
               args.row_group_size, args.rows_per_file)
     finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
                      extra={"seconds": round(time.time() - started, 1)})
+    print(format_summary(dataset_summary(args.output)))
+    return 0
+
+
+def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
+    import apache_beam as beam
+
+    from .dataset_sink import finalize_dataset, prepare_output, run_pipeline
+    from .dedup import build_dedup, dataset_files, dedup_report
+    from .minhash import LshBands
+    from .options import beam_options
+    from .stats import dataset_summary, format_summary
+
+    options = beam_options(beam_args)
+    if args.num_perm & (args.num_perm - 1) or not 8 <= args.num_perm <= 1024:
+        raise ValueError("--num-perm must be a power of two between 8 and 1024")
+    for folder in args.input:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{folder}: no such directory")
+    dataset_files(args.input)  # refuses damaged datasets before any work starts
+    for path in args.decontaminate:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+    if os.path.abspath(args.output) in {os.path.abspath(d) for d in args.input}:
+        raise ValueError("--output must not be one of the --input datasets")
+    prepare_output(args.output, args.overwrite)
+    started = time.time()
+    print(f"pairmill: dedup of {len(args.input)} dataset(s) -> {args.output}", file=sys.stderr)
+    pipeline = beam.Pipeline(options=options)
+    build_dedup(pipeline, args.input, args.output, args.threshold, args.num_perm, args.ngram,
+                args.field, args.decontaminate, args.row_group_size, args.rows_per_file)
+    run_pipeline(pipeline)
+    bands = LshBands.for_threshold(args.threshold, args.num_perm)
+    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
+                     extra={"seconds": round(time.time() - started, 1)},
+                     report=lambda raw: dedup_report(raw, args.threshold, args.num_perm,
+                                                     args.ngram, args.field, bands))
     print(format_summary(dataset_summary(args.output)))
     return 0
 

@@ -117,17 +117,21 @@ class WritePairsDataset(beam.PTransform):
     """{"pairs", "errors", "counters"} PCollections -> files under `output/_staging`."""
 
     def __init__(self, output_dir: str, row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
-                 rows_per_file: int = DEFAULT_ROWS_PER_FILE):
+                 rows_per_file: int = DEFAULT_ROWS_PER_FILE, exact_dedup: bool = True):
         super().__init__()
+        self._exact_dedup = exact_dedup
         self._staging = os.path.join(os.path.abspath(output_dir), STAGING)
         self._row_group_size = row_group_size
         self._rows_per_file = rows_per_file
 
     def expand(self, pcolls):
-        survivors = (pcolls["pairs"]
-                     | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
-                     | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
-                     | "DropKey" >> beam.Values())
+        if self._exact_dedup:
+            survivors = (pcolls["pairs"]
+                         | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
+                         | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
+                         | "DropKey" >> beam.Values())
+        else:  # the caller already removed duplicates (pairmill dedup)
+            survivors = pcolls["pairs"] | "NoDedup" >> beam.Map(lambda p: (p, 1))
         pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
         duplicates = (survivors
                       | "DupCount" >> beam.Map(lambda acc: ("drop:exact_duplicate", acc[1] - 1)))
@@ -167,7 +171,7 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
 
 
 def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
-                     extra: dict | None = None) -> Manifest:
+                     extra: dict | None = None, report=None) -> Manifest:
     """Move staged files into place and write the manifest (counts, checksums, counters)."""
     out = Path(output_dir)
     staging = out / STAGING
@@ -195,6 +199,8 @@ def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
         "dead_letters": sum(f.rows for f in manifest.errors),
         "drops": drops,
     }
+    if report is not None:  # a command's own report built from its raw counters
+        manifest.extra.update(report(raw))
     write_manifest(out, manifest)
     return manifest
 

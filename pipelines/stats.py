@@ -23,6 +23,7 @@ def dataset_summary(dataset_dir: str) -> dict:
         "counters": manifest.counters,
         "dead_letters": dict(sorted(errors.items())),
         "problems": validate_dataset(dataset_dir),
+        "dedup": manifest.extra.get("dedup"),
     }
 
 
@@ -59,6 +60,18 @@ def format_summary(summary: dict) -> str:
         lines.append("dead letters per reason (in errors/):")
         for reason, n in summary["dead_letters"].items():
             lines.append(f"  {reason:<34} {n:>10,}")
+    dedup = summary.get("dedup")
+    if dedup:
+        lines.append(f"dedup (threshold {dedup['threshold']}, {dedup['num_perm']} permutations, "
+                     f"{dedup['bands']} bands x {dedup['rows_per_band']} rows, "
+                     f"{dedup['ngram']}-word shingles of the {dedup['field']}):")
+        lines.append(f"  {'task':<34} {'rows in':>10} {'rows out':>10}  removed")
+        for task, entry in dedup["tasks"].items():
+            removed = ", ".join(f"{r} {n:,}" for r, n in sorted(entry["removed"].items()))
+            lines.append(f"  {task:<34} {entry['rows_in']:>10,} {entry['rows_out']:>10,}  "
+                         f"{removed or '-'}")
+        sizes = ", ".join(f"{k}: {v:,}" for k, v in dedup["cluster_sizes"].items())
+        lines.append(f"  cluster sizes (pairs a survivor stands for): {sizes}")
     if summary["problems"]:
         lines.append("PROBLEMS (the dataset does not match its manifest):")
         lines.extend(f"  {p}" for p in summary["problems"])
