@@ -8,7 +8,8 @@ Shuffles carry ids, band keys and signatures, never texts:
   4. candidates are verified on their signatures (joined by id) against the threshold;
   5. evaluation texts go into the same buckets; a pair whose query or document verifies
      against one is removed as contaminated;
-  6. texts are joined back by id once, and the survivors written as a pairs dataset.
+  6. texts are joined back by id once; the dataset writer then groups survivors into
+     per-task shards (the only other step that moves texts).
 No step needs one worker to see all the data.
 """
 

@@ -19,8 +19,9 @@ _MASK64 = (1 << 64) - 1
 _RNG = np.random.Generator(np.random.PCG64(20230807))
 # byte -> random 64-bit value, the alphabet of the polynomial token hash
 _BYTE_VALUES = _RNG.integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)
-_POLY = np.uint64(0x9E3779B97F4A7C15)  # odd, hence invertible modulo 2**64
-_POLY_INV = np.uint64(pow(int(_POLY), -1, 1 << 64))
+_POLY = 0x9E3779B97F4A7C15
+# P**k mod 2**64 for a byte's offset k inside its token (longer tokens reuse the last power)
+_OFFSET_POWERS = np.array([pow(_POLY, k, 1 << 64) for k in range(256)], dtype=np.uint64)
 _NGRAM_WEIGHTS = _RNG.integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
 _SHORT_TEXT_SALT = np.uint64(0xD6E8FEB86659FD93)
 # bytes that belong to a word: ASCII letters, digits, underscore, and all non-ASCII bytes
@@ -43,22 +44,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-_POWERS: list[np.ndarray] = [np.ones(0, dtype=np.uint64), np.ones(0, dtype=np.uint64)]
-
-
-def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """POLY**i and POLY**-i (mod 2**64) for i < n, grown by doubling and kept between calls
-    (a cumulative product over every byte of every batch cost a third of the run time)."""
-    if len(_POWERS[0]) < n:
-        size = max(n, 2 * len(_POWERS[0]), 1 << 16)
-        with np.errstate(over="ignore"):
-            for slot, base in ((0, _POLY), (1, _POLY_INV)):
-                table = np.multiply.accumulate(np.full(size, base, dtype=np.uint64),
-                                               dtype=np.uint64)
-                _POWERS[slot] = np.concatenate(([np.uint64(1)], table[:-1]))
-    return _POWERS[0][:n], _POWERS[1][:n]
-
-
 def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of the word n-grams of each (lower-cased) text.
 
@@ -74,12 +59,18 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     prev = np.concatenate(([False], word[:-1]))
     starts = np.flatnonzero(word & ~prev)
     ends = np.flatnonzero(word & ~np.concatenate((word[1:], [False]))) + 1
-    powers, inv_powers = _power_tables(len(buf))
+    # Token hash: sum of v[byte] * P**(offset in token), one reduceat over token spans. (A
+    # polynomial over whole-batch prefix sums needed power tables as long as the batch and
+    # cost two thirds of the run time.)
+    positions = np.arange(len(buf))
+    last_start = np.maximum.accumulate(np.where(word & ~prev, positions, 0))
+    offsets = np.minimum(positions - last_start, len(_OFFSET_POWERS) - 1)
     with np.errstate(over="ignore"):
-        # polynomial hash of each token from prefix sums: sum(v[j] * P**(j - start))
-        weighted = _BYTE_VALUES[buf] * powers
-        prefix = np.concatenate(([np.uint64(0)], np.add.accumulate(weighted, dtype=np.uint64)))
-        tokens = (prefix[ends] - prefix[starts]) * inv_powers[starts]
+        weighted = _BYTE_VALUES[buf] * _OFFSET_POWERS[offsets]
+    spans = np.empty(2 * len(starts), dtype=np.int64)
+    spans[0::2], spans[1::2] = starts, ends
+    tokens = np.add.reduceat(weighted, spans, dtype=np.uint64)[0::2] if len(starts) else \
+        np.zeros(0, dtype=np.uint64)
     token_doc = np.searchsorted(doc_starts, starts, side="right") - 1
     counts = np.bincount(token_doc, minlength=len(texts))
 
