@@ -170,7 +170,6 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                           f"Python {platform.python_version()}",
                "signatures_one_core": signature_speed(stdlib_documents(args.docs))}

@@ -125,16 +125,17 @@ class WritePairsDataset(beam.PTransform):
         self._rows_per_file = rows_per_file
 
     def expand(self, pcolls):
+        counters = [pcolls["counters"]]
         if self._exact_dedup:
             survivors = (pcolls["pairs"]
                          | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
                          | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
                          | "DropKey" >> beam.Values())
+            pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
+            counters.append(survivors | "DupCount" >> beam.Map(
+                lambda acc: ("drop:exact_duplicate", acc[1] - 1)))
         else:  # the caller already removed duplicates (pairmill dedup)
-            survivors = pcolls["pairs"] | "NoDedup" >> beam.Map(lambda p: (p, 1))
-        pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
-        duplicates = (survivors
-                      | "DupCount" >> beam.Map(lambda acc: ("drop:exact_duplicate", acc[1] - 1)))
+            pairs = pcolls["pairs"]
         kept = pairs | "KeptCount" >> beam.Map(lambda p: ("pairs_kept", 1))
         _write_sharded(pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
                        PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file)
@@ -144,7 +145,7 @@ class WritePairsDataset(beam.PTransform):
                        DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
                        self._rows_per_file)
         staging = self._staging
-        return ((pcolls["counters"], duplicates, kept)
+        return ((*counters, kept)
                 | "AllCounters" >> beam.Flatten()
                 | "SumCounters" >> beam.CombinePerKey(sum)
                 | "CountersDict" >> beam.combiners.ToDict()

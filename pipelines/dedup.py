@@ -203,13 +203,14 @@ class Dedup(beam.PTransform):
                  | "Buckets" >> beam.GroupByKey()
                  | "Candidates" >> beam.FlatMap(bucket_candidates)
                  | "UniqueEdges" >> beam.Distinct())
-        # attach the candidate's signature, then the survivor's (or eval text's), then verify
+        # attach the candidate's signature, then the survivor's (or eval text's), then verify;
+        # survivors are compared on their dedup signature (field ""), eval texts have one
         with_other = ({"edge": edges | "ByOther" >> beam.Map(
                            lambda e: ((e[0], _field_of(e[1][1])), e)),
                        "sig": sig_store}
                       | "JoinOther" >> beam.CoGroupByKey()
                       | "OtherSig" >> beam.FlatMap(
-                          lambda kv: [((e[1][0], _target_field(e[1][1])), (e, kv[1]["sig"][0]))
+                          lambda kv: [((e[1][0], ""), (e, kv[1]["sig"][0]))
                                       for e in kv[1]["edge"]] if kv[1]["sig"] else []))
         verdicts = ({"edge": with_other, "sig": sig_store}
                     | "JoinTarget" >> beam.CoGroupByKey()
@@ -227,11 +228,6 @@ class Dedup(beam.PTransform):
 
 def _field_of(kind: str) -> str:
     return "" if kind == "near" else kind
-
-
-def _target_field(kind: str) -> str:
-    del kind  # survivors are compared on the dedup signature; eval texts have one signature
-    return ""
 
 
 def _signature_entries(s: dict, decon: bool):
