@@ -1,4 +1,4 @@
-"""The `pairmill` command line. Flags pairmill does not know are passed to Beam unchanged."""
+"""The pipeline commands of `pairmill`. Flags pairmill does not know are passed to Beam unchanged."""
 
 from __future__ import annotations
 
@@ -8,31 +8,9 @@ import os
 import sys
 import time
 
-from .. import __version__
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
+from ..cli_types import fraction as _fraction
+from ..cli_types import non_negative_int as _non_negative_int
+from ..cli_types import positive_int as _positive_int
 
 
 def _add_dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -45,14 +23,8 @@ def _add_dataset_flags(parser: argparse.ArgumentParser) -> None:
                         help="target rows per Parquet file (default 100000)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pairmill",
-        description="Mine text and code pairs from public dumps and train embeddings on them.",
-        epilog="mine commands also accept Beam's flags (--runner, --direct_num_workers, ...).")
-    parser.add_argument("--version", action="version", version=f"pairmill {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_commands(commands) -> None:
+    """The Beam-backed commands: mine, dedup, stats, demo."""
     mine = commands.add_parser("mine", help="extract pairs from a source into a pairs dataset")
     sources = mine.add_subparsers(dest="source", required=True, metavar="SOURCE")
     code = sources.add_parser("code", help="(docstring, code) pairs from source trees",
@@ -97,41 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo-output/pairs")
     demo.add_argument("--budget-mb", type=_positive_int, default=40,
                       help="MB of Python source to mine from site-packages (default 40)")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    try:
-        if args.command == "mine":
-            return _mine(args, extra, argv)
-        if args.command == "dedup":
-            return _dedup(args, extra, argv)
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if args.command == "stats":
-            return _stats(args)
-        if args.command == "demo":
-            from .demo import run_demo
+BEAM_COMMANDS = ("mine", "dedup")
 
-            return run_demo(args.output, args.budget_mb)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
-        print(f"pairmill: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a failed pipeline: one line, the traceback only on request
-        if os.environ.get("PAIRMILL_DEBUG"):
-            raise
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        print(f"pairmill: error: {message} (set PAIRMILL_DEBUG=1 for the traceback)",
-              file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("pairmill: interrupted", file=sys.stderr)
-        return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+
+def run_command(args, extra: list[str], argv: list[str]) -> int:
+    if args.command == "mine":
+        return _mine(args, extra, argv)
+    if args.command == "dedup":
+        return _dedup(args, extra, argv)
+    if args.command == "stats":
+        return _stats(args)
+    from .demo import run_demo
+
+    return run_demo(args.output, args.budget_mb)
 
 
 def _mine(args, beam_args: list[str], argv: list[str]) -> int:
@@ -206,6 +158,3 @@ def _stats(args) -> int:
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 1 if summary["problems"] else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

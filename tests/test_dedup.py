@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pairmill.pipelines.cli import main
+from pairmill.cli import main
 from pairmill.pipelines.minhash import EMPTY, LshBands, estimated_jaccard, signatures
 from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
 

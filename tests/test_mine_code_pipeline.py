@@ -14,8 +14,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from pairmill.cli import main
 from pairmill.extractors.code import CodeOptions
-from pairmill.pipelines.cli import main
 from pairmill.pipelines.code_sources import ExtractCodeUnit, expand_input
 from pairmill.schemas import read_manifest, validate_dataset
 

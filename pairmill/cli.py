@@ -1,0 +1,55 @@
+"""The `pairmill` console script: one parser, commands from the pipeline and trainer groups.
+
+Beam and torch are imported only by the command that needs them, so `pairmill --help` is quick
+and a machine without torch can still mine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .pipelines import cli as pipeline_cli
+from .trainer import cli as trainer_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairmill",
+        description="Mine text and code pairs from public dumps and train embeddings on them.",
+        epilog="mine and dedup also accept Beam's flags (--runner, --direct_num_workers, ...).")
+    parser.add_argument("--version", action="version", version=f"pairmill {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    pipeline_cli.add_commands(commands)
+    trainer_cli.add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in pipeline_cli.BEAM_COMMANDS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command in trainer_cli.TRAINER_COMMANDS:
+            return trainer_cli.run_command(args, argv)
+        return pipeline_cli.run_command(args, extra, argv)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"pairmill: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pairmill: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failed pipeline or run: one line, the traceback only on request
+        if os.environ.get("PAIRMILL_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        print(f"pairmill: error: {message} (set PAIRMILL_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""`pairmill eval`: retrieval quality of a model on a pairs dataset's queries and documents.
+
+Each query's own document is its one relevant item. Against the whole corpus of the sampled
+pairs (default), or, with `candidates=N`, against N candidates: its document plus N-1 others
+drawn with a fixed seed (the CodeSearchNet protocol uses N = 1000).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from .data import open_binary, read_dataset_manifest
+from .gradcache import token_chunks
+from .model import Encoder, load_tokenizer, make_encode, pad_chunk
+
+METRICS = ("mrr@10", "ndcg@10", "recall@1", "recall@10", "recall@100")
+
+
+def read_pairs(dataset: str, max_pairs: int, seed: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Up to `max_pairs` (query, document) pairs per task, a seeded sample of the whole task."""
+    manifest = read_dataset_manifest(dataset)
+    out = {}
+    for task, files in sorted(manifest.tasks.items()):
+        queries, documents = [], []
+        for entry in files:
+            with open_binary(f"{dataset.rstrip('/')}/{entry.path}") as f:
+                table = pq.read_table(f, columns=["query", "document"])
+            queries += table.column("query").to_pylist()
+            documents += table.column("document").to_pylist()
+        if not queries:
+            continue
+        if len(queries) > max_pairs:
+            keep = np.sort(np.random.default_rng(seed).choice(len(queries), max_pairs, replace=False))
+            queries = [queries[i] for i in keep]
+            documents = [documents[i] for i in keep]
+        out[task] = (queries, documents)
+    return out
+
+
+@torch.no_grad()
+def embed_texts(encoder: Encoder, encode, texts: list[str], kind: str, pad_id: int,
+                device: torch.device, token_budget: int = 32768) -> torch.Tensor:
+    sequences = encode(texts, kind)
+    out = None
+    for chunk in token_chunks([len(s) for s in sequences], token_budget):
+        ids, mask = pad_chunk([sequences[i] for i in chunk], pad_id, device)
+        emb = encoder(ids, mask)
+        if out is None:
+            out = torch.empty((len(sequences), emb.shape[1]), device=device)
+        out[torch.tensor(chunk, device=device)] = emb
+    return out
+
+
+def ranks_of_positives(scores: torch.Tensor, positive: torch.Tensor) -> np.ndarray:
+    """1-based rank of each row's positive column (ties go to the positive)."""
+    own = scores.gather(1, positive.unsqueeze(1))
+    return ((scores > own).sum(1) + 1).cpu().numpy()
+
+
+def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
+    ranks = np.asarray(ranks, dtype=np.float64)
+    within = ranks <= 10
+    return {
+        "mrr@10": float(np.mean(np.where(within, 1.0 / ranks, 0.0))),
+        "ndcg@10": float(np.mean(np.where(within, 1.0 / np.log2(ranks + 1), 0.0))),
+        "recall@1": float(np.mean(ranks <= 1)),
+        "recall@10": float(np.mean(within)),
+        "recall@100": float(np.mean(ranks <= 100)),
+    }
+
+
+def evaluate(model: str, datasets: list[str], candidates: int | None = None, max_pairs: int = 1000,
+             max_length: int = 128, seed: int = 0, device: str | None = None) -> dict:
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    encoder = Encoder.from_pretrained(model).to(device).eval()
+    tokenizer = load_tokenizer(model)
+    encode = make_encode(tokenizer, max_length, encoder.pooling)
+    tasks = {}
+    for dataset in datasets:
+        for task, (queries, documents) in read_pairs(dataset, max_pairs, seed).items():
+            if candidates is not None and candidates > len(documents):
+                raise ValueError(f"{task}: {len(documents)} pairs, fewer than --candidates {candidates}")
+            q = embed_texts(encoder, encode, queries, "query", tokenizer.pad_token_id, device)
+            d = embed_texts(encoder, encode, documents, "document", tokenizer.pad_token_id, device)
+            n = len(queries)
+            if candidates is None:
+                ranks = ranks_of_positives(q @ d.T, torch.arange(n, device=device))
+            else:
+                rng = np.random.default_rng(seed)
+                pools = np.empty((n, candidates), dtype=np.int64)
+                for i in range(n):
+                    others = rng.choice(n - 1, candidates - 1, replace=False)
+                    pools[i, 0] = i
+                    pools[i, 1:] = others + (others >= i)
+                pools_t = torch.from_numpy(pools).to(device)
+                scores = torch.cat([torch.einsum("nd,ncd->nc", q[i:i + 64], d[pools_t[i:i + 64]])
+                                    for i in range(0, n, 64)])
+                ranks = ranks_of_positives(scores, torch.zeros(n, dtype=torch.long, device=device))
+            tasks[task] = {"pairs": n, "candidates": candidates or n, **retrieval_metrics(ranks)}
+    if not tasks:
+        raise ValueError("the datasets hold no pairs to evaluate on")
+    mean = {m: float(np.mean([t[m] for t in tasks.values()])) for m in METRICS}
+    return {"model": model, "tasks": tasks, "mean": mean}
+
+
+def format_report(report: dict) -> str:
+    width = max(len("task"), *(len(t) for t in report["tasks"]))
+    header = f"{'task':<{width}}  {'pairs':>6} {'cands':>6}  " + "  ".join(f"{m:>10}" for m in METRICS)
+    lines = [f"model: {report['model']}", header, "-" * len(header)]
+    for task, row in report["tasks"].items():
+        lines.append(f"{task:<{width}}  {row['pairs']:>6} {row['candidates']:>6}  "
+                     + "  ".join(f"{row[m]:>10.4f}" for m in METRICS))
+    if len(report["tasks"]) > 1:
+        lines.append(f"{'mean':<{width}}  {'':>6} {'':>6}  "
+                     + "  ".join(f"{report['mean'][m]:>10.4f}" for m in METRICS))
+    return "\n".join(lines)
+

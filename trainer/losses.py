@@ -1,0 +1,111 @@
+"""Contrastive losses over unit-length embeddings, computed and back-propagated in row chunks.
+
+`backward_loss` never builds the whole similarity matrix: each chunk of rows computes its logits
+against all columns, adds its share of the loss, and back-propagates at once, so its memory is
+freed before the next chunk. The embeddings are GradCache's leaves; their `.grad` fills up.
+
+Losses (B pairs; Q queries, P positive documents, N = P plus hard negatives; s = cosine):
+- `gte` (GTE eq. 3): for row i, one partition over q_i→N, q_i→q_j, d_i→q_j and d_i→d_j (j ≠ i in
+  the last three, so the positive appears once), fixed temperature τ.
+- `cpt` (cpt-text): symmetric cross-entropy, rows q_i→N and columns d_i→Q, with a trainable
+  temperature; the logit scale is clamped to at most 1/min_temperature.
+
+With several ranks, `queries`/`documents` are the gathered global tensors (leaves) and `rows` the
+range this rank owns; summing every rank's loss, and every rank's leaf gradients, gives the
+full-batch loss and gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+LOSSES = ("gte", "cpt")
+
+
+class ContrastiveLoss(nn.Module):
+    """Holds the temperature: a fixed buffer for `gte`, a trainable log-scale for `cpt`."""
+
+    def __init__(self, kind: str = "gte", temperature: float = 0.01, min_temperature: float = 0.01):
+        super().__init__()
+        if kind not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
+        if temperature <= 0:
+            raise ValueError("temperature must be positive")
+        self.kind = kind
+        self.max_log_scale = math.log(1.0 / min_temperature)
+        log_scale = torch.tensor(math.log(1.0 / temperature), dtype=torch.float32)
+        if kind == "cpt":
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+
+    def scale(self) -> torch.Tensor:
+        return self.log_scale.clamp(max=self.max_log_scale).exp()
+
+    @property
+    def temperature(self) -> float:
+        return float(1.0 / self.scale().detach())
+
+    def chunk_loss(self, queries: torch.Tensor, documents: torch.Tensor, rows: slice) -> torch.Tensor:
+        """Sum of the loss terms of the rows in `rows` (not yet divided by the batch size)."""
+        batch = queries.shape[0]
+        positives = documents[:batch]
+        q, d = queries[rows], positives[rows]
+        scale = self.scale()
+        index = torch.arange(rows.start, rows.stop, device=queries.device)
+        local = torch.arange(q.shape[0], device=queries.device)
+        positive = (q * d).sum(-1) * scale
+        q_to_docs = q @ documents.T * scale
+        if self.kind == "gte":
+            self_mask = torch.full((q.shape[0], batch), 0.0, device=queries.device)
+            self_mask[local, index] = float("-inf")
+            q_to_q = q @ queries.T * scale + self_mask
+            d_to_q = d @ queries.T * scale + self_mask
+            d_to_d = d @ positives.T * scale + self_mask
+            partition = torch.logsumexp(torch.cat([q_to_docs, q_to_q, d_to_q, d_to_d], dim=1), dim=1)
+            return (partition - positive).sum()
+        d_to_q = d @ queries.T * scale
+        rows_ce = torch.logsumexp(q_to_docs, dim=1) - positive
+        cols_ce = torch.logsumexp(d_to_q, dim=1) - positive
+        return 0.5 * (rows_ce + cols_ce).sum()
+
+    def backward_loss(self, queries: torch.Tensor, documents: torch.Tensor, rows: slice | None = None,
+                      batch_size: int | None = None, chunk_rows: int = 1024,
+                      grad_scale: float = 1.0) -> float:
+        """Mean loss over the global batch for `rows`, back-propagated chunk by chunk.
+
+        `grad_scale` multiplies the gradients only (DDP averages over ranks; pass the world size).
+        """
+        rows = rows or slice(0, queries.shape[0])
+        batch_size = batch_size or queries.shape[0]
+        total = 0.0
+        for start in range(rows.start, rows.stop, chunk_rows):
+            part = slice(start, min(rows.stop, start + chunk_rows))
+            loss = self.chunk_loss(queries, documents, part) / batch_size
+            (loss * grad_scale).backward()
+            total += float(loss.detach())
+        return total
+
+
+def reference_loss(kind: str, queries: torch.Tensor, documents: torch.Tensor,
+                   temperature: float) -> torch.Tensor:
+    """The loss written as its formula, one term at a time (tests compare against it)."""
+    batch = queries.shape[0]
+    s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
+    terms = []
+    for i in range(batch):
+        q, d = queries[i], documents[i]
+        if kind == "gte":
+            z = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
+            z = z + sum(torch.exp(s(q, queries[j])) for j in range(batch) if j != i)
+            z = z + sum(torch.exp(s(queries[j], d)) for j in range(batch) if j != i)
+            z = z + sum(torch.exp(s(documents[j], d)) for j in range(batch) if j != i)
+            terms.append(-torch.log(torch.exp(s(q, d)) / z))
+        else:
+            rows = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
+            cols = sum(torch.exp(s(queries[j], d)) for j in range(batch))
+            terms.append(-0.5 * (torch.log(torch.exp(s(q, d)) / rows) + torch.log(torch.exp(s(q, d)) / cols)))
+    return torch.stack(terms).mean()
