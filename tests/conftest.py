@@ -123,3 +123,44 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
 def source_tree(tmp_path: Path) -> Path:
     """A small repository with one documented function or more in each of the six languages."""
     return write_tree(tmp_path / "repo", SOURCES)
+
+
+def write_pairs_dataset(root: Path, rows_per_task: dict[str, int], row_group_size: int = 10,
+                        rows_per_file: int = 35, negatives: int = 0) -> Path:
+    """A small pairs dataset written straight with pyarrow: row i of task t says `t i` in its texts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+
+    manifest = Manifest(row_group_size=row_group_size, command=["test"], created_by="tests")
+    for task, n in rows_per_task.items():
+        rows = [make_pair(task, f"query {task} {i}", f"document {task} {i}", "tests", f"row:{i}",
+                          negatives=[f"negative {task} {i} {k}" for k in range(negatives)] or None)
+                for i in range(n)]
+        for part, start in enumerate(range(0, n, rows_per_file)):
+            rel = f"data/{task}/part-{part:05d}.parquet"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pylist(rows[start:start + rows_per_file], schema=PAIR_SCHEMA)
+            pq.write_table(table, root / rel, row_group_size=row_group_size)
+            manifest.tasks.setdefault(task, []).append(describe_file(root, rel))
+    write_manifest(root, manifest)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A randomly initialised two-layer BERT with the packaged MiniLM tokenizer: fast on CPU."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from pairmill.trainer.model import default_model_path
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

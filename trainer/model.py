@@ -29,6 +29,13 @@ def default_model_path() -> str:
     return str(get_model_path())
 
 
+def _quiet_transformers() -> None:
+    """transformers' own progress bars would interleave with pairmill's."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -69,9 +76,8 @@ class Encoder(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str, pooling: str | None = None, dropout: bool = True) -> Encoder:
         from transformers import AutoConfig, AutoModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        _quiet_transformers()
 
         if not os.path.exists(path) and os.environ.get("HF_HUB_OFFLINE") == "1":
             raise ValueError(f"{path}: no such model folder (and downloads are off)")
@@ -111,6 +117,7 @@ class Encoder(nn.Module):
         """Write a folder loadable by transformers and by sentence-transformers."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        _quiet_transformers()
         self.backbone.save_pretrained(path, safe_serialization=True)
         tokenizer.save_pretrained(path)
         dim = int(self.backbone.config.hidden_size)
