@@ -29,3 +29,6 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,dev,bench]"
 	$(BIN)/python benchmarks/bench_code_extraction.py
+	$(BIN)/python benchmarks/bench_dedup.py
+	$(BIN)/python benchmarks/bench_trainer.py --texts full
+	$(BIN)/python benchmarks/bench_trainer.py --texts code

@@ -104,6 +104,8 @@ def run_command(args, argv: list[str]) -> int:
         from .train import config_from_args, train
 
         summary = train(config_from_args(args), overwrite=args.overwrite)
+        if summary["rank"] != 0:
+            return 0
         if summary["finished"]:
             print(f"pairmill: trained {summary['steps']} steps, last loss {summary['last_loss']:.4f}; "
                   f"model in {summary['model']}")

@@ -153,21 +153,30 @@ class Checkpoints:
         return final
 
 
-def _prepare_output(config: TrainConfig, overwrite: bool) -> tuple[Path, Path | None]:
-    """The output folder, and the checkpoint to resume from when one is there."""
+def _check_output(config: TrainConfig, overwrite: bool) -> None:
+    """Refuse a folder that is not a training folder or holds a run with other settings.
+
+    Read-only, so every rank of a distributed job runs it and they all stop with the same message.
+    """
     output = Path(config.output)
+    if overwrite or not output.exists() or not any(output.iterdir()):
+        return
     settings = output / "train_config.json"
+    if not settings.is_file():
+        raise FileExistsError(f"{output} exists and is not a pairmill training folder; "
+                              f"choose another --output or pass --overwrite")
+    saved = json.loads(settings.read_text())
+    changed = [k for k, v in config.plan_settings().items() if saved.get(k) != v]
+    if changed:
+        raise ValueError(f"{output} holds a run with other settings ({', '.join(changed)}); "
+                         f"resume with the same settings or pass --overwrite")
+
+
+def _prepare_output(config: TrainConfig, overwrite: bool) -> tuple[Path, Path | None]:
+    """The output folder (emptied with --overwrite), and the checkpoint to resume from if any."""
+    output = Path(config.output)
     if overwrite and output.exists():
         shutil.rmtree(output)
-    if output.exists() and any(output.iterdir()):
-        if not settings.is_file():
-            raise FileExistsError(f"{output} exists and is not a pairmill training folder; "
-                                  f"choose another --output or pass --overwrite")
-        saved = json.loads(settings.read_text())
-        changed = [k for k, v in config.plan_settings().items() if saved.get(k) != v]
-        if changed:
-            raise ValueError(f"{output} holds a run with other settings ({', '.join(changed)}); "
-                             f"resume with the same settings or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
     return output, Checkpoints(output, config.keep_checkpoints).latest()
 
@@ -177,6 +186,7 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
     rank, world, local_rank = _distributed()
     if config.model is None:
         config.model = default_model_path()
+    _check_output(config, overwrite)
     device = _device(config, local_rank)
     bf16 = config.bf16 == "on" or (config.bf16 == "auto" and device.type == "cuda"
                                    and torch.cuda.is_bf16_supported())
@@ -241,6 +251,7 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
 
         bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
     last_loss = float("nan")
+    clock = time.perf_counter()
     metrics = open(output / "metrics.jsonl", "a") if rank == 0 else None
     try:
         for batch in stream_batches(plan, encode, start, stop, rank, world, config.negatives):
@@ -261,7 +272,8 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
                     "temperature": round(loss.temperature, 6), "lr": lr,
                     "pairs_per_s": round(stats.pairs / seconds, 2),
                     "tokens_per_s": round(stats.tokens * world / seconds, 1),
-                    "peak_memory_mb": round(_peak_memory_mb(device), 1)}) + "\n")
+                    "peak_memory_mb": round(_peak_memory_mb(device), 1),
+                    "elapsed_s": round(time.perf_counter() - clock, 3)}) + "\n")
                 metrics.flush()
             if bar is not None:
                 bar.update(1)
@@ -280,8 +292,9 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
                             "steps": config.steps, "data": config.data})
     if world > 1:
         dist.barrier()
-    return {"output": str(output), "steps_done": stop, "steps": config.steps, "finished": finished,
-            "last_loss": last_loss, "model": str(output / "model") if finished else None}
+    return {"output": str(output), "rank": rank, "steps_done": stop, "steps": config.steps,
+            "finished": finished, "last_loss": last_loss,
+            "model": str(output / "model") if finished else None}
 
 
 def _checkpoint(checkpoints: Checkpoints, step: int, plan: MixturePlan, encoder: Encoder,
