@@ -156,3 +156,16 @@ def test_mix_writes_the_plan_as_aligned_one_task_blocks(tmp_path, capsys):
     assert step == 30
     assert main(args) == 2  # an existing mixture is never overwritten silently
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_datasets_are_read_through_fsspec_urls(tmp_path):
+    """`hf://`, `s3://` and `file://` locations all go through fsspec; file:// runs here."""
+    data = write_pairs_dataset(tmp_path / "ds", {"code_docstring_code": 30})
+    local = MixturePlan(mixture_tasks([str(data)]), batch_size=5, seed=2)
+    remote = MixturePlan(mixture_tasks([data.as_uri()]), batch_size=5, seed=2)
+    assert all(g.location.startswith("file://") for g in remote.groups["code_docstring_code"])
+    as_local = list(stream_batches(local, lambda t, k: t, 0, 8))
+    as_url = list(stream_batches(remote, lambda t, k: t, 0, 8))
+    assert [b.queries for b in as_url] == [b.queries for b in as_local]
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        mixture_tasks([(tmp_path / "missing").as_uri()])

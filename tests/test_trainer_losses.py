@@ -189,3 +189,20 @@ def test_two_ranks_give_the_full_batch_gradients(tiny_model, kind, tmp_path):
             q, d = encoder(qi, qm), encoder(di, dm)
         loss.backward_loss(q.requires_grad_(True), d.requires_grad_(True))
         assert scale_grad == pytest.approx(float(loss.log_scale.grad), rel=1e-4)
+
+
+def test_gradient_checkpointing_keeps_the_gradients(tiny_model):
+    tokenizer = load_tokenizer(str(tiny_model))
+    encode = make_encode(tokenizer, 48, "mean")
+    q_ids, d_ids = encode(QUERIES, "query"), encode(DOCUMENTS, "document")
+    grads = []
+    for checkpointing in (False, True):
+        encoder = _tiny(tiny_model, dropout=False)
+        if checkpointing:
+            encoder.enable_checkpointing()
+        GradCacheStep(encoder, ContrastiveLoss("gte", 0.05), tokenizer.pad_token_id, "cpu",
+                      token_budget=100)(q_ids, d_ids)
+        grads.append({n: p.grad.clone() for n, p in encoder.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-6), name

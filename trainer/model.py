@@ -90,6 +90,12 @@ class Encoder(nn.Module):
         backbone = AutoModel.from_pretrained(path, config=config, attn_implementation="sdpa")
         return cls(backbone, pooling or pooling_of(path) or "mean")
 
+    def enable_checkpointing(self) -> None:
+        """Recompute activations in the backward pass (transformers renamed the switch in v5)."""
+        enable = (getattr(self.backbone, "activation_checkpointing_enable", None)
+                  or self.backbone.gradient_checkpointing_enable)
+        enable()
+
     @property
     def has_dropout(self) -> bool:
         """Whether two forward passes differ, so GradCache must replay the dropout RNG."""

@@ -203,7 +203,7 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
     tokenizer = load_tokenizer(config.model)
     encoder = Encoder.from_pretrained(config.model, config.pooling, dropout=config.dropout).to(device)
     if config.gradient_checkpointing:
-        encoder.backbone.gradient_checkpointing_enable()
+        encoder.enable_checkpointing()
     encoder.train()
     temperature = config.temperature or (0.01 if config.loss == "gte" else 0.05)
     loss = ContrastiveLoss(config.loss, temperature).to(device)
