@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -44,6 +45,14 @@ def add_commands(commands) -> None:
     code.add_argument("--keep-tests", action="store_true", help="do not skip test files/functions")
     _add_dataset_flags(code)
 
+    arxiv = sources.add_parser("arxiv", help="(title, abstract) pairs from the arXiv metadata snapshot",
+                               description="Mine arxiv_title_abstract pairs from the Kaggle arXiv "
+                                           "metadata snapshot (JSON lines; plain, .gz, .bz2, .zst).")
+    arxiv.add_argument("--input", nargs="+", required=True, metavar="GLOB",
+                       help="snapshot files or glob patterns (local, gs://, s3://)")
+    arxiv.add_argument("--min-abstract-words", type=_positive_int, default=10)
+    _add_dataset_flags(arxiv)
+
     dedup = commands.add_parser(
         "dedup", help="remove exact and near duplicates, and evaluation-set contamination",
         description="Merge pairs datasets, remove exact and MinHash-LSH near duplicates and "
@@ -74,7 +83,24 @@ def add_commands(commands) -> None:
 BEAM_COMMANDS = ("mine", "dedup")
 
 
+class _KnownNoise(logging.Filter):
+    """Beam warns on import that GCP client libraries are missing; they matter only on Dataflow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
+def _quiet_beam_imports() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(_KnownNoise())
+        root.addHandler(handler)
+
+
 def run_command(args, extra: list[str], argv: list[str]) -> int:
+    _quiet_beam_imports()
     if args.command == "mine":
         return _mine(args, extra, argv)
     if args.command == "dedup":
@@ -87,6 +113,42 @@ def run_command(args, extra: list[str], argv: list[str]) -> int:
 
 
 def _mine(args, beam_args: list[str], argv: list[str]) -> int:
+    if args.source == "code":
+        return _mine_code(args, beam_args, argv)
+    return _mine_records(args, beam_args, argv)
+
+
+def _mine_records(args, beam_args: list[str], argv: list[str]) -> int:
+    import functools
+
+    from ..extractors.text import ArxivOptions
+    from .dataset_sink import finalize_dataset, prepare_output
+    from .mine_records import mine_record_files
+    from .options import beam_options
+    from .record_sources import MineRecordFiles, expand_patterns
+    from .stats import dataset_summary, format_summary
+
+    options = beam_options(beam_args)
+    files = expand_patterns(args.input)
+    extract = functools.partial(_arxiv_line, options=ArxivOptions(args.min_abstract_words))
+    miner = MineRecordFiles(extract, "arxiv")
+    prepare_output(args.output, args.overwrite)
+    started = time.time()
+    print(f"pairmill: mining {len(files)} {args.source} file(s) -> {args.output}", file=sys.stderr)
+    mine_record_files(files, args.output, options, miner, args.row_group_size, args.rows_per_file)
+    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
+                     extra={"seconds": round(time.time() - started, 1)})
+    print(format_summary(dataset_summary(args.output)))
+    return 0
+
+
+def _arxiv_line(line: bytes, origin: str, options):
+    from ..extractors.text import extract_arxiv_record
+
+    return extract_arxiv_record(line, origin, options)
+
+
+def _mine_code(args, beam_args: list[str], argv: list[str]) -> int:
     from ..extractors.code import CodeOptions, parse_languages
     from .code_sources import input_kind
     from .dataset_sink import finalize_dataset, prepare_output

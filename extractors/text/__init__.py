@@ -1,0 +1,8 @@
+"""Text sources: one raw record in, pairs (or the reason for none) out. One module per dump."""
+
+from .arxiv import ArxivOptions, extract_arxiv_record
+from .records import parse_json_record
+from .textnorm import latex_to_text, normalize_whitespace
+
+__all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_to_text",
+           "normalize_whitespace"]

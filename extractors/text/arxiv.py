@@ -1,0 +1,58 @@
+"""arXiv metadata (the Kaggle snapshot, one JSON object per line): (title, abstract) pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...schemas import make_dead_letter, make_pair
+from ..result import Extraction
+from .records import parse_json_record
+from .textnorm import latex_to_text
+
+TASK = "arxiv_title_abstract"
+SOURCE = "arxiv"
+_WITHDRAWN = ("this paper has been withdrawn", "this article has been withdrawn",
+              "this submission has been withdrawn", "paper withdrawn")
+
+
+@dataclass(frozen=True)
+class ArxivOptions:
+    min_abstract_words: int = 10
+
+
+def extract_arxiv_record(line: bytes | str, origin: str, options: ArxivOptions = ArxivOptions()
+                         ) -> Extraction:
+    """One snapshot line to at most one pair; `origin` says where the line is (file:line).
+
+    Drops (counters): missing_title, missing_abstract, withdrawn, abstract_too_short.
+    Dead letters: decode_error, invalid_json, not_an_object.
+    """
+    out = Extraction()
+    record, reason, detail = parse_json_record(line)
+    if record is None:
+        out.drop(reason)
+        out.dead_letters.append(make_dead_letter(origin, SOURCE, reason, detail))
+        return out
+    title = latex_to_text(str(record.get("title") or ""))
+    abstract = latex_to_text(str(record.get("abstract") or ""))
+    if not title:
+        out.drop("missing_title")
+        return out
+    if not abstract:
+        out.drop("missing_abstract")
+        return out
+    if abstract.lower().startswith(_WITHDRAWN) or "withdrawn" in str(record.get("comments") or "").lower():
+        out.drop("withdrawn")
+        return out
+    if len(abstract.split()) < options.min_abstract_words:
+        out.drop("abstract_too_short")
+        return out
+    paper = str(record.get("id") or "").strip()
+    meta = {"categories": " ".join(str(record.get("categories") or "").split())}
+    if paper:
+        meta["arxiv_id"] = paper
+    if record.get("doi"):
+        meta["doi"] = str(record["doi"])
+    out.pairs.append(make_pair(TASK, title, abstract, SOURCE, f"arxiv:{paper}" if paper else origin,
+                               lang="en", meta=meta))
+    return out

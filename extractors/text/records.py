@@ -1,0 +1,28 @@
+"""Parsing one line of a JSON-lines dump into a dict, or the reason it cannot be read."""
+
+from __future__ import annotations
+
+import json
+
+
+def parse_json_record(line: bytes | str) -> tuple[dict | None, str, str]:
+    """(record, reason, detail): record is None when the line is not a JSON object.
+
+    Bytes are decoded as UTF-8 (with or without a byte-order mark); reasons are stable keys:
+    `decode_error`, `invalid_json`, `not_an_object`.
+    """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return None, "decode_error", str(exc)
+    line = line.lstrip("\ufeff")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, "invalid_json", f"{exc}: {line[:200]!r}"
+    except RecursionError:
+        return None, "invalid_json", "nesting too deep"
+    if not isinstance(record, dict):
+        return None, "not_an_object", f"{type(record).__name__}: {line[:200]!r}"
+    return record, "", ""
