@@ -32,3 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dedup.py
 	$(BIN)/python benchmarks/bench_trainer.py --texts full
 	$(BIN)/python benchmarks/bench_trainer.py --texts code
+	$(BIN)/python benchmarks/bench_text_sources.py
