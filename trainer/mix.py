@@ -7,7 +7,6 @@ ready-to-train mixture. Uses the same `MixturePlan` as `pairmill train`, so both
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..schemas import PAIR_SCHEMA
+from ..schemas.manifest import file_sha256
 from .data import RowGroupReader, mixture_tasks
 from .plan import MixturePlan
 
@@ -33,14 +33,6 @@ def _conform(table: pa.Table) -> pa.Table:
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(columns, schema=PAIR_SCHEMA)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_mixture(datasets: list[str], output: str, alpha: float, batch_size: int, steps: int,
@@ -76,7 +68,7 @@ def write_mixture(datasets: list[str], output: str, alpha: float, batch_size: in
                 if bar is not None:
                     bar.update(1)
         files.append({"path": name, "rows": (last - first) * batch_size, "first_step": first,
-                      "steps": last - first, "sha256": _sha256(staging / name)})
+                      "steps": last - first, "sha256": file_sha256(staging / name)})
     if bar is not None:
         bar.close()
     description = {
