@@ -121,40 +121,29 @@ def _mine(args, beam_args: list[str], argv: list[str]) -> int:
 def _mine_records(args, beam_args: list[str], argv: list[str]) -> int:
     import functools
 
-    from ..extractors.text import ArxivOptions
-    from .dataset_sink import finalize_dataset, prepare_output
+    from ..extractors.text import ArxivOptions, extract_arxiv_record
+    from .dataset_sink import prepare_output
     from .mine_records import mine_record_files
     from .options import beam_options
     from .record_sources import MineRecordFiles, expand_patterns
-    from .stats import dataset_summary, format_summary
 
     options = beam_options(beam_args)
     files = expand_patterns(args.input)
-    extract = functools.partial(_arxiv_line, options=ArxivOptions(args.min_abstract_words))
+    extract = functools.partial(extract_arxiv_record, options=ArxivOptions(args.min_abstract_words))
     miner = MineRecordFiles(extract, "arxiv")
     prepare_output(args.output, args.overwrite)
     started = time.time()
     print(f"pairmill: mining {len(files)} {args.source} file(s) -> {args.output}", file=sys.stderr)
     mine_record_files(files, args.output, options, miner, args.row_group_size, args.rows_per_file)
-    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
-                     extra={"seconds": round(time.time() - started, 1)})
-    print(format_summary(dataset_summary(args.output)))
-    return 0
-
-
-def _arxiv_line(line: bytes, origin: str, options):
-    from ..extractors.text import extract_arxiv_record
-
-    return extract_arxiv_record(line, origin, options)
+    return _finish(args, argv, started)
 
 
 def _mine_code(args, beam_args: list[str], argv: list[str]) -> int:
     from ..extractors.code import CodeOptions, parse_languages
     from .code_sources import input_kind
-    from .dataset_sink import finalize_dataset, prepare_output
+    from .dataset_sink import prepare_output
     from .mine_code import mine_code
     from .options import beam_options
-    from .stats import dataset_summary, format_summary
 
     options = beam_options(beam_args)
     for path in args.input:
@@ -168,20 +157,16 @@ def _mine_code(args, beam_args: list[str], argv: list[str]) -> int:
     print(f"pairmill: mining {len(args.input)} input(s) -> {args.output}", file=sys.stderr)
     mine_code(args.input, args.output, options, code_options, args.max_files,
               args.row_group_size, args.rows_per_file)
-    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
-                     extra={"seconds": round(time.time() - started, 1)})
-    print(format_summary(dataset_summary(args.output)))
-    return 0
+    return _finish(args, argv, started)
 
 
 def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
     import apache_beam as beam
 
-    from .dataset_sink import finalize_dataset, prepare_output, run_pipeline
+    from .dataset_sink import prepare_output, run_pipeline
     from .dedup import build_dedup, dataset_files, dedup_report
     from .minhash import LshBands
     from .options import beam_options
-    from .stats import dataset_summary, format_summary
 
     options = beam_options(beam_args)
     if args.num_perm & (args.num_perm - 1) or not 8 <= args.num_perm <= 1024:
@@ -203,10 +188,18 @@ def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
                 args.field, args.decontaminate, args.row_group_size, args.rows_per_file)
     run_pipeline(pipeline)
     bands = LshBands.for_threshold(args.threshold, args.num_perm)
+    return _finish(args, argv, started,
+                   report=lambda raw: dedup_report(raw, args.threshold, args.num_perm, args.ngram,
+                                                   args.field, bands))
+
+
+def _finish(args, argv: list[str], started: float, report=None) -> int:
+    """Move the staged files into place, write the manifest, print the summary."""
+    from .dataset_sink import finalize_dataset
+    from .stats import dataset_summary, format_summary
+
     finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
-                     extra={"seconds": round(time.time() - started, 1)},
-                     report=lambda raw: dedup_report(raw, args.threshold, args.num_perm,
-                                                     args.ngram, args.field, bands))
+                     extra={"seconds": round(time.time() - started, 1)}, report=report)
     print(format_summary(dataset_summary(args.output)))
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -149,7 +150,7 @@ class Encoder(nn.Module):
             json.dumps({"pooling": self.pooling, "max_length": max_length, **(extra or {})}, indent=2))
 
 
-def make_encode(tokenizer, max_length: int, pooling: str) -> callable:
+def make_encode(tokenizer, max_length: int, pooling: str) -> Callable[[list[str], str], list[list[int]]]:
     """`encode(texts, kind)` for the loader: unpadded token ids, cpt delimiters for last pooling."""
 
     def encode(texts: list[str], kind: str) -> list[list[int]]:

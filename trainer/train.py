@@ -20,7 +20,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,6 @@ class TrainConfig:
     stop_after: int | None = None  # steps to run in this invocation (time-sliced or preemptible jobs)
     device: str | None = None
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
     def plan_settings(self) -> dict:
         return {k: getattr(self, k) for k in _PLAN_KEYS}
