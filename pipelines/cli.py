@@ -45,13 +45,9 @@ def add_commands(commands) -> None:
     code.add_argument("--keep-tests", action="store_true", help="do not skip test files/functions")
     _add_dataset_flags(code)
 
-    arxiv = sources.add_parser("arxiv", help="(title, abstract) pairs from the arXiv metadata snapshot",
-                               description="Mine arxiv_title_abstract pairs from the Kaggle arXiv "
-                                           "metadata snapshot (JSON lines; plain, .gz, .bz2, .zst).")
-    arxiv.add_argument("--input", nargs="+", required=True, metavar="GLOB",
-                       help="snapshot files or glob patterns (local, gs://, s3://)")
-    arxiv.add_argument("--min-abstract-words", type=_positive_int, default=10)
-    _add_dataset_flags(arxiv)
+    from .text_sources import add_text_sources
+
+    add_text_sources(sources, _add_dataset_flags)
 
     dedup = commands.add_parser(
         "dedup", help="remove exact and near duplicates, and evaluation-set contamination",
@@ -119,22 +115,17 @@ def _mine(args, beam_args: list[str], argv: list[str]) -> int:
 
 
 def _mine_records(args, beam_args: list[str], argv: list[str]) -> int:
-    import functools
-
-    from ..extractors.text import ArxivOptions, extract_arxiv_record
     from .dataset_sink import prepare_output
-    from .mine_records import mine_record_files
+    from .mine_records import mine_text_source
     from .options import beam_options
-    from .record_sources import MineRecordFiles, expand_patterns
+    from .text_sources import source_for
 
     options = beam_options(beam_args)
-    files = expand_patterns(args.input)
-    extract = functools.partial(extract_arxiv_record, options=ArxivOptions(args.min_abstract_words))
-    miner = MineRecordFiles(extract, "arxiv")
+    source, inputs = source_for(args)
     prepare_output(args.output, args.overwrite)
     started = time.time()
-    print(f"pairmill: mining {len(files)} {args.source} file(s) -> {args.output}", file=sys.stderr)
-    mine_record_files(files, args.output, options, miner, args.row_group_size, args.rows_per_file)
+    print(f"pairmill: mining {len(inputs)} {args.source} file(s) -> {args.output}", file=sys.stderr)
+    mine_text_source(inputs, args.output, options, source, args.row_group_size, args.rows_per_file)
     return _finish(args, argv, started)
 
 

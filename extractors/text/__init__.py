@@ -2,7 +2,15 @@
 
 from .arxiv import ArxivOptions, extract_arxiv_record
 from .records import parse_json_record
-from .textnorm import latex_to_text, normalize_whitespace
+from .reddit import (
+    RedditOptions,
+    better_comment,
+    extract_reddit_comment,
+    extract_reddit_submission,
+    join_reddit_post,
+)
+from .textnorm import latex_to_text, normalize_paragraphs, normalize_whitespace
 
 __all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_to_text",
-           "normalize_whitespace"]
+           "normalize_paragraphs", "normalize_whitespace", "RedditOptions", "better_comment",
+           "extract_reddit_comment", "extract_reddit_submission", "join_reddit_post"]

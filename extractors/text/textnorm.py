@@ -1,10 +1,11 @@
-"""Text clean-up shared by the text sources: whitespace and LaTeX markup."""
+"""Text clean-up shared by the text sources: whitespace, paragraphs and LaTeX markup."""
 
 from __future__ import annotations
 
 import re
 
 _SPACE = re.compile(r"\s+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _PLACEHOLDERS = re.compile(r"\s*<(?:cit\.|ref)>")
 _LATEX_HINT = re.compile(r"[\\$]|--|``")
 _converter = None
@@ -13,6 +14,12 @@ _converter = None
 def normalize_whitespace(text: str) -> str:
     """Runs of whitespace (newlines, tabs, non-breaking spaces) become one space; ends trimmed."""
     return _SPACE.sub(" ", text).strip()
+
+
+def normalize_paragraphs(text: str) -> str:
+    """Whitespace normalised inside paragraphs; paragraphs (blank-line separated) kept apart."""
+    paragraphs = (normalize_whitespace(p) for p in _PARAGRAPH_BREAK.split(text))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def latex_to_text(text: str) -> str:

@@ -1,0 +1,86 @@
+"""The `pairmill mine <text source>` commands: each source's flags, inputs and extractors.
+
+A source is declared, not programmed: which kinds of input files it reads, the pure record
+reader and extractor for each kind, and the join stages that pair records across files. The one
+pipeline in `mine_records.py` runs them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import TYPE_CHECKING
+
+from ..cli_types import non_negative_int, positive_int
+
+if TYPE_CHECKING:
+    from .record_sources import TextSource
+
+
+def _input_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--input", nargs="+", required=True, metavar="GLOB",
+                        help=f"{what} (files or glob patterns; local, gs://, s3://)")
+
+
+def add_text_sources(sources, add_dataset_flags) -> None:
+    """Add one `mine` subcommand per text source to the `sources` subparsers."""
+    arxiv = sources.add_parser(
+        "arxiv", help="(title, abstract) pairs from the arXiv metadata snapshot",
+        description="Mine arxiv_title_abstract pairs from the Kaggle arXiv metadata snapshot "
+                    "(JSON lines; plain, .gz, .bz2, .zst).")
+    _input_flag(arxiv, "snapshot files")
+    arxiv.add_argument("--min-abstract-words", type=positive_int, default=10)
+    add_dataset_flags(arxiv)
+
+    reddit = sources.add_parser(
+        "reddit", help="(title, self text) and (post, top comment) pairs from Reddit dumps",
+        description="Mine reddit_title_body from submissions and, with --comments, "
+                    "reddit_post_comment (a submission with its best top-level comment, joined "
+                    "on link_id). Pushshift / Arctic Shift NDJSON; plain, .gz, .bz2, .zst.")
+    reddit.add_argument("--submissions", nargs="+", required=True, metavar="GLOB",
+                        help="submission dumps (RS_*.zst, *_submissions.zst)")
+    reddit.add_argument("--comments", nargs="+", default=[], metavar="GLOB",
+                        help="comment dumps (RC_*.zst, *_comments.zst)")
+    reddit.add_argument("--min-score", type=int, default=1,
+                        help="drop submissions and comments scoring below this (default 1)")
+    reddit.add_argument("--min-body-words", type=non_negative_int, default=5,
+                        help="drop self texts and comments with fewer words (default 5)")
+    reddit.add_argument("--bot-authors", default="",
+                        help="comma-separated extra author names to treat as bots")
+    add_dataset_flags(reddit)
+
+
+def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
+    """The source a parsed `mine` command names, and its (kind, path) inputs."""
+    # Imported here, not at the top: building the CLI parser must not load Beam.
+    from ..extractors import text
+    from .record_sources import InputKind, JoinStage, TextSource, read_lines
+
+    if args.source == "arxiv":
+        options = text.ArxivOptions(args.min_abstract_words)
+        kinds = {"snapshot": InputKind(read_lines, functools.partial(text.extract_arxiv_record,
+                                                                     options=options))}
+        return TextSource("arxiv", kinds), _inputs("snapshot", args.input)
+    if args.source == "reddit":
+        extra_bots = {name.strip() for name in args.bot_authors.split(",") if name.strip()}
+        options = text.RedditOptions(
+            min_score=args.min_score, min_body_words=args.min_body_words,
+            bot_authors=text.RedditOptions.bot_authors | extra_bots,
+            with_comments=bool(args.comments))
+        kinds = {
+            "submissions": InputKind(read_lines, functools.partial(
+                text.extract_reddit_submission, options=options)),
+            "comments": InputKind(read_lines, functools.partial(
+                text.extract_reddit_comment, options=options)),
+        }
+        joins = (JoinStage(("submission", "comment"), text.join_reddit_post,
+                           reducers={"comment": text.better_comment}),) if args.comments else ()
+        return (TextSource("reddit", kinds, joins),
+                _inputs("submissions", args.submissions) + _inputs("comments", args.comments))
+    raise ValueError(f"unknown source {args.source}")
+
+
+def _inputs(kind: str, patterns: list[str]) -> list[tuple[str, str]]:
+    from .record_sources import expand_patterns
+
+    return [(kind, path) for path in expand_patterns(patterns)] if patterns else []
