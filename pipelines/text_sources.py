@@ -49,6 +49,19 @@ def add_text_sources(sources, add_dataset_flags) -> None:
                         help="comma-separated extra author names to treat as bots")
     add_dataset_flags(reddit)
 
+    stackexchange = sources.add_parser(
+        "stackexchange", help="(title, body) and (question, answer) pairs from a StackExchange dump",
+        description="Mine stackexchange_title_body and stackexchange_question_answer (the "
+                    "accepted answer, else the best positively scored one) from the data dump's "
+                    "Posts.xml, plain or inside a site's .7z archive.")
+    stackexchange.add_argument("--input", nargs="+", required=True, metavar="PATH",
+                               help="Posts.xml files or site .7z archives (globs allowed)")
+    stackexchange.add_argument("--min-score", type=int, default=0,
+                               help="drop questions scoring below this (default 0)")
+    stackexchange.add_argument("--min-body-words", type=non_negative_int, default=3,
+                               help="drop question bodies and answers with fewer words (default 3)")
+    add_dataset_flags(stackexchange)
+
 
 def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
     """The source a parsed `mine` command names, and its (kind, path) inputs."""
@@ -77,6 +90,12 @@ def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
                            reducers={"comment": text.better_comment}),) if args.comments else ()
         return (TextSource("reddit", kinds, joins),
                 _inputs("submissions", args.submissions) + _inputs("comments", args.comments))
+    if args.source == "stackexchange":
+        options = text.StackExchangeOptions(args.min_score, args.min_body_words)
+        kinds = {"posts": InputKind(text.iter_posts, functools.partial(
+            text.extract_stackexchange_post, options=options), archive_member="Posts.xml")}
+        joins = (JoinStage(("question", "answer"), text.join_stackexchange_answers),)
+        return TextSource("stackexchange", kinds, joins), _inputs("posts", args.input)
     raise ValueError(f"unknown source {args.source}")
 
 

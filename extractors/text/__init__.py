@@ -9,8 +9,16 @@ from .reddit import (
     extract_reddit_submission,
     join_reddit_post,
 )
-from .textnorm import latex_to_text, normalize_paragraphs, normalize_whitespace
+from .stackexchange import (
+    StackExchangeOptions,
+    extract_stackexchange_post,
+    iter_posts,
+    join_stackexchange_answers,
+)
+from .textnorm import html_to_text, latex_to_text, normalize_paragraphs, normalize_whitespace
 
 __all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_to_text",
            "normalize_paragraphs", "normalize_whitespace", "RedditOptions", "better_comment",
-           "extract_reddit_comment", "extract_reddit_submission", "join_reddit_post"]
+           "extract_reddit_comment", "extract_reddit_submission", "join_reddit_post",
+           "StackExchangeOptions", "extract_stackexchange_post", "iter_posts",
+           "join_stackexchange_answers", "html_to_text"]

@@ -1,0 +1,153 @@
+"""StackExchange data dump (`Posts.xml`): (title, body) and (question, answer) pairs.
+
+`iter_posts` streams the rows of a Posts.xml with lxml's iterparse, clearing each row once read,
+so memory stays flat on StackOverflow's 100 GB file. Documents that declare a DTD are refused:
+the dumps never have one, and a DTD is how entity-expansion ("billion laughs") and external
+entity tricks get in. A question and its answers are different rows, so answers leave as join
+parts keyed by their question's id and `join_stackexchange_answers` picks the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ...schemas import make_pair
+from ..result import Extraction, Unreadable
+from .textnorm import html_to_text, normalize_whitespace
+
+SOURCE = "stackexchange"
+TITLE_BODY = "stackexchange_title_body"
+QUESTION_ANSWER = "stackexchange_question_answer"
+_TAGS = re.compile(r"<([^<>]+)>|\|?([^|]+)\|?")
+
+
+@dataclass(frozen=True)
+class StackExchangeOptions:
+    min_score: int = 0          # questions scoring lower are dropped
+    min_body_words: int = 3     # shorter question bodies and answers are dropped
+
+
+def iter_posts(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
+    """(row Id, row attributes) for every `<row>`; an Unreadable ends a damaged document."""
+    from lxml import etree
+
+    number = 0
+    locator = "start"
+    try:
+        parser = etree.iterparse(stream, events=("start", "end"), resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=True)
+        for event, element in parser:
+            if event == "start":
+                if element.getparent() is None and element.getroottree().docinfo.internalDTD is not None:
+                    yield locator, Unreadable("dtd_not_allowed", "the document declares a DTD; "
+                                                                 "StackExchange dumps never do")
+                    return
+                continue
+            if element.tag != "row":
+                continue
+            number += 1
+            locator = element.get("Id") or f"row{number}"
+            yield locator, dict(element.attrib)
+            element.clear()
+            while element.getprevious() is not None:  # drop rows already handed out
+                del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        yield f"after {locator}", Unreadable("invalid_xml", str(exc))
+
+
+def _tags(value: str) -> str:
+    """`<a><b>` (older dumps) or `|a|b|` (newer ones) to "a b"."""
+    return " ".join(a or b for a, b in _TAGS.findall(value or "") if (a or b).strip())
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def extract_stackexchange_post(row: dict, origin: str,
+                               options: StackExchangeOptions = StackExchangeOptions()) -> Extraction:
+    """One Posts.xml row: a question gives a title_body pair and a `question` part; an answer
+    gives an `answer` part keyed by its question. A dropped question still leaves a small part
+    marked `dropped`, so its answers are counted for what they are.
+
+    Drops: other_post_type (tag wikis, moderator posts), missing_title, empty_body,
+    body_too_short, low_score, missing_parent.
+    """
+    out = Extraction()
+    kind = row.get("PostTypeId")
+    if kind not in ("1", "2"):
+        out.drop("other_post_type")
+        return out
+    body = html_to_text(row.get("Body") or "")
+    post_id = row.get("Id") or ""
+    # Ids are per site: the join key carries the file (origin is "<file>:<Id>").
+    site = origin.rsplit(":", 1)[0]
+    if kind == "2":
+        parent = row.get("ParentId") or ""
+        if not parent:
+            out.drop("missing_parent")
+        elif not body:
+            out.drop("empty_body")
+        elif len(body.split()) < options.min_body_words:
+            out.drop("body_too_short")
+        else:
+            out.part("answer", f"{site}:{parent}", {"id": post_id, "body": body,
+                                        "score": _int(row.get("Score"))})
+        return out
+    title = normalize_whitespace(row.get("Title") or "")
+    reason = ("missing_title" if not title else
+              "low_score" if _int(row.get("Score")) < options.min_score else
+              "empty_body" if not body else
+              "body_too_short" if len(body.split()) < options.min_body_words else "")
+    if reason:
+        out.drop(reason)
+        # Still joined, so that its answers are told apart from answers whose question is absent.
+        out.part("question", f"{site}:{post_id}", {"dropped": reason})
+        return out
+    meta = {"post_id": post_id, "tags": _tags(row.get("Tags") or "")}
+    out.pairs.append(make_pair(TITLE_BODY, title, body, SOURCE, origin,
+                               score=float(_int(row.get("Score"))), meta=meta))
+    out.part("question", f"{site}:{post_id}", {"title": title, "body": body, "origin": origin,
+                                   "accepted": row.get("AcceptedAnswerId") or "", **meta})
+    return out
+
+
+def join_stackexchange_answers(question_key: str, groups: dict[str, list[dict]]) -> Extraction:
+    """A question and its answers -> the accepted answer, else the best positively scored one.
+
+    Drops: answer_without_question (per answer, the question is not in the input),
+    answer_of_dropped_question (per answer), question_without_answer, no_positive_answer.
+    """
+    out = Extraction()
+    questions, answers = groups.get("question", []), groups.get("answer", [])
+    if not questions:
+        out.drop("answer_without_question", len(answers))
+        return out
+    if "dropped" in questions[0]:
+        out.drop("answer_of_dropped_question", len(answers))
+        return out
+    if not answers:
+        out.drop("question_without_answer")
+        return out
+    question = questions[0]
+    accepted = [a for a in answers if a["id"] and a["id"] == question["accepted"]]
+    if accepted:
+        answer = accepted[0]
+    else:
+        positive = [a for a in answers if a["score"] > 0]
+        if not positive:
+            out.drop("no_positive_answer")
+            return out
+        answer = min(positive, key=lambda a: (-a["score"], _int(a["id"], 1 << 62), a["id"]))
+    out.pairs.append(make_pair(
+        QUESTION_ANSWER, f"{question['title']}\n\n{question['body']}", answer["body"], SOURCE,
+        question["origin"], score=float(answer["score"]),
+        meta={"post_id": question["post_id"], "answer_id": answer["id"], "tags": question["tags"],
+              "accepted": "true" if accepted else "false"}))
+    return out
