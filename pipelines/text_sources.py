@@ -62,6 +62,17 @@ def add_text_sources(sources, add_dataset_flags) -> None:
                                help="drop question bodies and answers with fewer words (default 3)")
     add_dataset_flags(stackexchange)
 
+    s2orc = sources.add_parser(
+        "s2orc", help="(citing sentence, cited paper) pairs from S2ORC paper parses",
+        description="Mine s2orc_citation_reference: each citing sentence (citation markers "
+                    "removed) with the cited paper's title, plus its abstract when the cited "
+                    "paper is in the input too (joined on S2 paper id). Input: S2ORC pdf_parses "
+                    "JSON lines (plain, .gz, .bz2, .zst) or one paper per .json file.")
+    _input_flag(s2orc, "paper files")
+    s2orc.add_argument("--min-sentence-words", type=positive_int, default=6)
+    s2orc.add_argument("--max-sentence-words", type=positive_int, default=120)
+    add_dataset_flags(s2orc)
+
 
 def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
     """The source a parsed `mine` command names, and its (kind, path) inputs."""
@@ -96,6 +107,12 @@ def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
             text.extract_stackexchange_post, options=options), archive_member="Posts.xml")}
         joins = (JoinStage(("question", "answer"), text.join_stackexchange_answers),)
         return TextSource("stackexchange", kinds, joins), _inputs("posts", args.input)
+    if args.source == "s2orc":
+        options = text.S2orcOptions(args.min_sentence_words, args.max_sentence_words)
+        kinds = {"papers": InputKind(text.read_papers, functools.partial(
+            text.extract_s2orc_paper, options=options))}
+        joins = (JoinStage(("citation", "paper"), text.join_s2orc_citations),)
+        return TextSource("s2orc", kinds, joins), _inputs("papers", args.input)
     raise ValueError(f"unknown source {args.source}")
 
 

@@ -9,6 +9,7 @@ from .reddit import (
     extract_reddit_submission,
     join_reddit_post,
 )
+from .s2orc import S2orcOptions, extract_s2orc_paper, join_s2orc_citations, read_papers
 from .stackexchange import (
     StackExchangeOptions,
     extract_stackexchange_post,
@@ -21,4 +22,5 @@ __all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_t
            "normalize_paragraphs", "normalize_whitespace", "RedditOptions", "better_comment",
            "extract_reddit_comment", "extract_reddit_submission", "join_reddit_post",
            "StackExchangeOptions", "extract_stackexchange_post", "iter_posts",
-           "join_stackexchange_answers", "html_to_text"]
+           "join_stackexchange_answers", "html_to_text", "S2orcOptions", "extract_s2orc_paper",
+           "join_s2orc_citations", "read_papers"]

@@ -1,0 +1,178 @@
+"""S2ORC paper parses (`body_text` with `cite_spans`, `bib_entries`): (citing sentence, cited paper).
+
+The query is the sentence around a citation, with the citation markers taken out; the document
+is the cited paper's title, and its abstract too when the cited paper is in the input. That
+second half needs a join: a citation whose bib entry links to an S2 paper id leaves as a
+`citation` part keyed by that id, every paper leaves a `paper` part with its abstract, and
+`join_s2orc_citations` meets them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ...schemas import make_dead_letter, make_pair
+from ..result import Extraction, Unreadable
+from .records import parse_json_record
+from .textnorm import normalize_whitespace
+
+SOURCE = "s2orc"
+TASK = "s2orc_citation_reference"
+# A sentence ends at . ! ? followed by space and a capital, digit-free opener or bracket. Good
+# enough for paper prose ("et al. 2005" and "Fig. 2" do not split); no model to download.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[(])")
+_EMPTY_BRACKETS = re.compile(r"[(\[]\s*[;,\s]*\s*[)\]]|\(\s*[;,]\s*|\s+[;,]\s*(?=[)\]])")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+
+
+@dataclass(frozen=True)
+class S2orcOptions:
+    min_sentence_words: int = 6
+    max_sentence_words: int = 120
+
+
+def read_papers(stream: BinaryIO) -> Iterator[tuple[str, bytes | Unreadable]]:
+    """Papers of a file: JSON lines (the corpus shards) or one pretty-printed JSON document."""
+    first = stream.readline()
+    while first and not first.strip():
+        first = stream.readline()
+    if not first:
+        return
+    try:
+        json.loads(first)
+        one_per_line = True
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        # A broken line of a JSON-lines file still looks like one: "{...}" on its own line.
+        stripped = first.strip()
+        one_per_line = stripped.startswith(b"{") and stripped.endswith(b"}") and len(stripped) > 2
+    if not one_per_line:  # one document over many lines
+        rest = stream.read()
+        yield "1", first + rest
+        return
+    yield "1", first
+    for number, line in enumerate(stream, 2):
+        if line.strip():
+            yield str(number), line
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _without_markers(text: str, start: int, end: int, cites: list[dict]) -> str:
+    """The sentence text[start:end] with every citation marker inside it removed."""
+    pieces, cursor = [], start
+    for cite in sorted(cites, key=lambda c: c["start"]):
+        if start <= cite["start"] and cite["end"] <= end and cite["start"] >= cursor:
+            pieces.append(text[cursor:cite["start"]])
+            cursor = cite["end"]
+    pieces.append(text[cursor:end])
+    sentence = _EMPTY_BRACKETS.sub(" ", "".join(pieces))
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", normalize_whitespace(sentence))
+
+
+def _abstract(paper: dict) -> str:
+    value = paper.get("abstract")
+    if isinstance(value, list):
+        value = " ".join(str(p.get("text") or "") for p in value if isinstance(p, dict))
+    return normalize_whitespace(str(value or ""))
+
+
+def _valid_cite(cite) -> bool:
+    return (isinstance(cite, dict) and isinstance(cite.get("start"), int)
+            and isinstance(cite.get("end"), int) and 0 <= cite["start"] <= cite["end"])
+
+
+def extract_s2orc_paper(document: bytes | str, origin: str,
+                        options: S2orcOptions = S2orcOptions()) -> Extraction:
+    """One paper: citation pairs (title only, or a `citation` part when the reference links to
+    an S2 paper) and a `paper` part carrying its abstract.
+
+    Drops: missing_paper_id, no_body_text, unknown_reference, reference_without_title,
+    sentence_too_short, sentence_too_long. Dead letters: unreadable JSON.
+    """
+    out = Extraction()
+    paper, reason, detail = parse_json_record(document)
+    if paper is None:
+        out.drop(reason)
+        out.dead_letters.append(make_dead_letter(origin, SOURCE, reason, detail))
+        return out
+    paper_id = str(paper.get("paper_id") or "").strip()
+    if not paper_id:
+        out.drop("missing_paper_id")
+        return out
+    abstract = _abstract(paper)
+    if abstract:
+        out.part("paper", paper_id, {"abstract": abstract})
+    paragraphs = paper.get("body_text")
+    if not isinstance(paragraphs, list) or not paragraphs:
+        out.drop("no_body_text")
+        return out
+    bib = paper.get("bib_entries") if isinstance(paper.get("bib_entries"), dict) else {}
+    seen: set[tuple[str, str]] = set()
+    for paragraph in paragraphs:
+        if not isinstance(paragraph, dict):
+            continue
+        text = str(paragraph.get("text") or "")
+        cites = [c for c in paragraph.get("cite_spans") or [] if _valid_cite(c)]
+        if not cites:
+            continue
+        sentences = _sentence_spans(text)
+        for cite in cites:
+            entry = bib.get(cite.get("ref_id")) if cite.get("ref_id") else None
+            if not isinstance(entry, dict):
+                out.drop("unknown_reference")
+                continue
+            title = normalize_whitespace(str(entry.get("title") or ""))
+            if not title:
+                out.drop("reference_without_title")
+                continue
+            start, end = next(((s, e) for s, e in sentences if s <= cite["start"] < max(e, s + 1)),
+                              sentences[-1])
+            sentence = _without_markers(text, start, end, cites)
+            words = len(sentence.split())
+            if words < options.min_sentence_words:
+                out.drop("sentence_too_short")
+                continue
+            if words > options.max_sentence_words:
+                out.drop("sentence_too_long")
+                continue
+            if (sentence, cite["ref_id"]) in seen:  # one sentence citing one work twice
+                continue
+            seen.add((sentence, cite["ref_id"]))
+            link = str(entry.get("link") or "").strip()
+            citation = {"sentence": sentence, "title": title,
+                        "origin": f"s2orc:{paper_id}#{cite['ref_id']}", "citing_paper": paper_id}
+            if link:
+                out.part("citation", link, citation)
+            else:
+                out.pairs.append(_pair(citation, "", ""))
+    return out
+
+
+def _pair(citation: dict, cited_paper: str, abstract: str) -> dict:
+    document = f"{citation['title']}\n\n{abstract}" if abstract else citation["title"]
+    meta = {"citing_paper": citation["citing_paper"]}
+    if cited_paper:
+        meta["cited_paper"] = cited_paper
+    return make_pair(TASK, citation["sentence"], document, SOURCE, citation["origin"], lang="en",
+                     meta=meta)
+
+
+def join_s2orc_citations(paper_id: str, groups: dict[str, list[dict]]) -> Extraction:
+    """Citations of one S2 paper id: title and abstract when that paper was read, else title."""
+    out = Extraction()
+    papers = groups.get("paper", [])
+    abstract = min((p["abstract"] for p in papers), default="")  # the same paper read twice
+    for citation in groups.get("citation", []):
+        out.pairs.append(_pair(citation, paper_id, abstract))
+    return out
