@@ -73,6 +73,19 @@ def add_text_sources(sources, add_dataset_flags) -> None:
     s2orc.add_argument("--max-sentence-words", type=positive_int, default=120)
     add_dataset_flags(s2orc)
 
+    wikipedia = sources.add_parser(
+        "wikipedia", help="(title, lead) and (linking sentence, linked lead) pairs from a dump",
+        description="Mine wikipedia_entity_description (article title, lead paragraph) and "
+                    "wikipedia_citation_reference (a sentence with a wiki link, the linked "
+                    "article's lead; redirects resolved) from a pages-articles XML dump "
+                    "(plain or .bz2, streamed).")
+    _input_flag(wikipedia, "pages-articles dumps")
+    wikipedia.add_argument("--min-lead-words", type=positive_int, default=8)
+    wikipedia.add_argument("--min-sentence-words", type=positive_int, default=6)
+    wikipedia.add_argument("--max-links-per-page", type=non_negative_int, default=20,
+                           help="linking sentences kept per article (default 20; 0: none)")
+    add_dataset_flags(wikipedia)
+
 
 def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
     """The source a parsed `mine` command names, and its (kind, path) inputs."""
@@ -113,6 +126,14 @@ def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
             text.extract_s2orc_paper, options=options))}
         joins = (JoinStage(("citation", "paper"), text.join_s2orc_citations),)
         return TextSource("s2orc", kinds, joins), _inputs("papers", args.input)
+    if args.source == "wikipedia":
+        options = text.WikipediaOptions(args.min_lead_words, args.min_sentence_words,
+                                        args.max_links_per_page)
+        kinds = {"pages": InputKind(text.iter_pages, functools.partial(
+            text.extract_wikipedia_page, options=options))}
+        joins = (JoinStage(("link", "redirect"), text.resolve_wikipedia_redirects),
+                 JoinStage(("resolved_link", "page"), text.join_wikipedia_links))
+        return TextSource("wikipedia", kinds, joins), _inputs("pages", args.input)
     raise ValueError(f"unknown source {args.source}")
 
 

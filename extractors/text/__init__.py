@@ -17,10 +17,19 @@ from .stackexchange import (
     join_stackexchange_answers,
 )
 from .textnorm import html_to_text, latex_to_text, normalize_paragraphs, normalize_whitespace
+from .wikipedia import (
+    WikipediaOptions,
+    extract_wikipedia_page,
+    iter_pages,
+    join_wikipedia_links,
+    normalize_title,
+    resolve_wikipedia_redirects,
+)
 
 __all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_to_text",
            "normalize_paragraphs", "normalize_whitespace", "RedditOptions", "better_comment",
            "extract_reddit_comment", "extract_reddit_submission", "join_reddit_post",
            "StackExchangeOptions", "extract_stackexchange_post", "iter_posts",
            "join_stackexchange_answers", "html_to_text", "S2orcOptions", "extract_s2orc_paper",
-           "join_s2orc_citations", "read_papers"]
+           "join_s2orc_citations", "read_papers", "WikipediaOptions", "extract_wikipedia_page",
+           "iter_pages", "join_wikipedia_links", "normalize_title", "resolve_wikipedia_redirects"]

@@ -1,9 +1,7 @@
 """StackExchange data dump (`Posts.xml`): (title, body) and (question, answer) pairs.
 
-`iter_posts` streams the rows of a Posts.xml with lxml's iterparse, clearing each row once read,
-so memory stays flat on StackOverflow's 100 GB file. Documents that declare a DTD are refused:
-the dumps never have one, and a DTD is how entity-expansion ("billion laughs") and external
-entity tricks get in. A question and its answers are different rows, so answers leave as join
+`iter_posts` streams the rows of a Posts.xml (see `xmlstream`: flat memory, DTDs refused). A
+question and its answers are different rows, so answers leave as join
 parts keyed by their question's id and `join_stackexchange_answers` picks the answer.
 """
 
@@ -17,6 +15,7 @@ from typing import BinaryIO
 from ...schemas import make_pair
 from ..result import Extraction, Unreadable
 from .textnorm import html_to_text, normalize_whitespace
+from .xmlstream import iter_elements
 
 SOURCE = "stackexchange"
 TITLE_BODY = "stackexchange_title_body"
@@ -32,30 +31,13 @@ class StackExchangeOptions:
 
 def iter_posts(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
     """(row Id, row attributes) for every `<row>`; an Unreadable ends a damaged document."""
-    from lxml import etree
-
-    number = 0
     locator = "start"
-    try:
-        parser = etree.iterparse(stream, events=("start", "end"), resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=True)
-        for event, element in parser:
-            if event == "start":
-                if element.getparent() is None and element.getroottree().docinfo.internalDTD is not None:
-                    yield locator, Unreadable("dtd_not_allowed", "the document declares a DTD; "
-                                                                 "StackExchange dumps never do")
-                    return
-                continue
-            if element.tag != "row":
-                continue
-            number += 1
-            locator = element.get("Id") or f"row{number}"
-            yield locator, dict(element.attrib)
-            element.clear()
-            while element.getprevious() is not None:  # drop rows already handed out
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        yield f"after {locator}", Unreadable("invalid_xml", str(exc))
+    for number, row in enumerate(iter_elements(stream, "row"), 1):
+        if isinstance(row, Unreadable):
+            yield (locator if row.reason == "dtd_not_allowed" else f"after {locator}"), row
+            return
+        locator = row.get("Id") or f"row{number}"
+        yield locator, dict(row.attrib)
 
 
 def _tags(value: str) -> str:
