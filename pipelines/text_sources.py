@@ -24,6 +24,20 @@ def _input_flag(parser: argparse.ArgumentParser, what: str) -> None:
 
 def add_text_sources(sources, add_dataset_flags) -> None:
     """Add one `mine` subcommand per text source to the `sources` subparsers."""
+    crawl = sources.add_parser(
+        "crawl", help="(title, main text) and (anchor sentence, linked page) pairs from WARC files",
+        description="Mine web_title_body (page title, main text via trafilatura) and "
+                    "web_anchor_target (a link's sentence, the linked page's title and lead; "
+                    "joined on the normalised URL across the whole crawl) from WARC files "
+                    "(.warc, .warc.gz; Common Crawl layout). HTTP 200 HTML responses only.")
+    _input_flag(crawl, "WARC files")
+    crawl.add_argument("--min-body-words", type=positive_int, default=50,
+                       help="main texts with fewer words give no title_body pair (default 50)")
+    crawl.add_argument("--max-anchors-per-page", type=non_negative_int, default=20)
+    crawl.add_argument("--max-anchors-per-target", type=positive_int, default=20,
+                       help="anchor pairs kept per linked page (default 20)")
+    add_dataset_flags(crawl)
+
     arxiv = sources.add_parser(
         "arxiv", help="(title, abstract) pairs from the arXiv metadata snapshot",
         description="Mine arxiv_title_abstract pairs from the Kaggle arXiv metadata snapshot "
@@ -93,6 +107,14 @@ def source_for(args) -> tuple[TextSource, list[tuple[str, str]]]:
     from ..extractors import text
     from .record_sources import InputKind, JoinStage, TextSource, read_lines
 
+    if args.source == "crawl":
+        options = text.WebOptions(min_body_words=args.min_body_words,
+                                  max_anchors_per_page=args.max_anchors_per_page)
+        kinds = {"warc": InputKind(text.iter_warc_responses, functools.partial(
+            text.extract_web_page, options=options))}
+        joins = (JoinStage(("anchor", "page"), functools.partial(
+            text.join_web_anchors, max_anchors_per_target=args.max_anchors_per_target)),)
+        return TextSource("crawl", kinds, joins), _inputs("warc", args.input)
     if args.source == "arxiv":
         options = text.ArxivOptions(args.min_abstract_words)
         kinds = {"snapshot": InputKind(read_lines, functools.partial(text.extract_arxiv_record,

@@ -17,6 +17,14 @@ from .stackexchange import (
     join_stackexchange_answers,
 )
 from .textnorm import html_to_text, latex_to_text, normalize_paragraphs, normalize_whitespace
+from .web import (
+    WebOptions,
+    decode_html,
+    extract_web_page,
+    iter_warc_responses,
+    join_web_anchors,
+    normalize_url,
+)
 from .wikipedia import (
     WikipediaOptions,
     extract_wikipedia_page,
@@ -32,4 +40,6 @@ __all__ = ["ArxivOptions", "extract_arxiv_record", "parse_json_record", "latex_t
            "StackExchangeOptions", "extract_stackexchange_post", "iter_posts",
            "join_stackexchange_answers", "html_to_text", "S2orcOptions", "extract_s2orc_paper",
            "join_s2orc_citations", "read_papers", "WikipediaOptions", "extract_wikipedia_page",
-           "iter_pages", "join_wikipedia_links", "normalize_title", "resolve_wikipedia_redirects"]
+           "iter_pages", "join_wikipedia_links", "normalize_title", "resolve_wikipedia_redirects",
+           "WebOptions", "decode_html", "extract_web_page", "iter_warc_responses", "join_web_anchors",
+           "normalize_url"]

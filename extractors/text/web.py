@@ -1,0 +1,255 @@
+"""Web crawls (WARC): (page title, main text) and (anchor in its sentence, linked page) pairs.
+
+`iter_warc_responses` reads HTTP responses with FastWARC in its lenient mode (WARC/0.18
+headers, bad dates and junk between records do not stop a file); transfer and content
+encodings are undone. Each page is decoded once (byte-order mark, HTTP charset, `<meta>`
+charset, then charset-normalizer's guess), parsed once with lxml: prose links are collected,
+then the same tree goes to trafilatura for the main text. Anchors leave as join parts keyed by
+the normalised target URL and meet the target page's `page` part in `join_web_anchors`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ...schemas import make_pair
+from ..result import Extraction, Unreadable
+from .textnorm import normalize_paragraphs, normalize_whitespace
+
+SOURCE = "crawl"
+TITLE_BODY = "web_title_body"
+ANCHOR_TARGET = "web_anchor_target"
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+# What browsers really use for the labels pages most often get wrong (WHATWG encoding standard).
+_ENCODING_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252",
+                     "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
+                     "ascii": "cp1252", "shift_jis": "cp932", "x-sjis": "cp932",
+                     "euc-kr": "cp949", "ks_c_5601-1987": "cp949"}
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_GENERIC_ANCHORS = frozenset({"here", "click here", "read more", "more", "link", "this", "this link",
+                              "continue reading", "learn more", "source", "website"})
+_NOT_PROSE = frozenset({"nav", "header", "footer", "aside", "menu", "script", "style", "form",
+                        "button", "select"})
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    min_body_words: int = 50        # main texts shorter than this give no title_body pair
+    lead_words: int = 100           # words of the main text that describe a page as a link target
+    min_sentence_words: int = 6     # an anchor's sentence must have this many words
+    max_anchors_per_page: int = 20
+    max_page_bytes: int = 5 << 20   # larger HTML payloads are dropped, not parsed
+
+
+def iter_warc_responses(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
+    """(WARC record offset, response) for each HTTP response record of a WARC stream."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True,
+                              auto_decode="all", quirks_mode=True)
+    for record in records:
+        offset = str(record.stream_pos)
+        http = record.http_headers
+        if http is None:
+            yield offset, Unreadable("invalid_http", "response record without HTTP headers")
+            continue
+        yield offset, {
+            "url": record.headers.get("WARC-Target-URI") or "",
+            "status": http.status_code,
+            "content_type": (record.http_content_type or "").lower(),
+            "charset": record.http_charset or "",
+            "body": record.reader.read(),
+        }
+
+
+def decode_html(body: bytes, declared: str = "") -> tuple[str, str]:
+    """(text, encoding): BOM, then the HTTP charset, then `<meta charset>`, then a guess."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if body.startswith(bom):
+            return body[len(bom):].decode(encoding, "replace"), encoding
+    meta = _META_CHARSET.search(body[:4096])
+    for label in (declared, meta.group(1).decode("ascii", "ignore") if meta else ""):
+        encoding = _codec(label)
+        if encoding:
+            try:
+                return body.decode(encoding), encoding
+            except UnicodeDecodeError:
+                continue  # a lying header: try the next clue
+    from charset_normalizer import from_bytes
+
+    guess = from_bytes(body[:65536]).best()
+    encoding = _codec(guess.encoding) if guess is not None else None
+    return body.decode(encoding or "utf-8", "replace"), encoding or "utf-8"
+
+
+def _codec(label: str) -> str | None:
+    label = label.strip().lower()
+    if not label:
+        return None
+    label = _ENCODING_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def normalize_url(url: str) -> str:
+    """The join key of a page: scheme and host lower-cased, default port, fragment and tracking
+    parameters dropped (courlan, the URL library trafilatura uses)."""
+    from urllib.parse import urlsplit
+
+    from courlan import normalize_url as courlan_normalize
+
+    try:
+        normalized = courlan_normalize(url.strip(), strict=True)
+        parts = urlsplit(normalized)
+    except ValueError:
+        return ""
+    return normalized if parts.scheme in ("http", "https") and parts.hostname else ""
+
+
+def _title(tree) -> str:
+    for xpath in ('//meta[@property="og:title"]/@content', "//title//text()", "//h1//text()"):
+        found = normalize_whitespace(" ".join(tree.xpath(xpath)[:1] if "meta" in xpath
+                                              else tree.xpath(xpath)))
+        if found:
+            return found
+    return ""
+
+
+def _anchors(tree, page_url: str, options: WebOptions) -> list[tuple[str, dict]]:
+    """(target key, {sentence, anchor}) for links inside prose paragraphs."""
+    from urllib.parse import urljoin
+
+    base = (tree.xpath("//base/@href") or [page_url])[0]
+    found, seen = [], set()
+    for link in tree.iter("a"):
+        href = (link.get("href") or "").strip()
+        anchor = normalize_whitespace(link.text_content())
+        if not href or href.startswith(("#", "javascript:", "mailto:")) or len(anchor) < 2 \
+                or anchor.lower() in _GENERIC_ANCHORS:
+            continue
+        block = None
+        for ancestor in link.iterancestors():
+            if not isinstance(ancestor.tag, str) or ancestor.tag in _NOT_PROSE:
+                block = None
+                break
+            if block is None and ancestor.tag in ("p", "li", "dd", "blockquote"):
+                block = ancestor
+        if block is None:
+            continue
+        try:
+            target = normalize_url(urljoin(base, href))
+        except ValueError:
+            continue
+        if not target or target == page_url:
+            continue
+        text = normalize_whitespace(block.text_content())
+        sentence = next((s for s in _SENTENCE_END.split(text) if anchor in s), "")
+        if len(sentence.split()) < options.min_sentence_words or (target, sentence) in seen:
+            continue
+        seen.add((target, sentence))
+        found.append((target, {"sentence": sentence, "anchor": anchor}))
+        if len(found) >= options.max_anchors_per_page:
+            break
+    return found
+
+
+def _lead(text: str, words: int) -> str:
+    """The first paragraphs of the main text, about `words` words (whole sentences when short)."""
+    taken: list[str] = []
+    count = 0
+    for paragraph in text.split("\n\n"):
+        taken.append(paragraph)
+        count += len(paragraph.split())
+        if count >= words:
+            break
+    lead = "\n\n".join(taken)
+    tokens = lead.split(" ")
+    return lead if len(tokens) <= 2 * words else " ".join(tokens[: 2 * words])
+
+
+def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptions()) -> Extraction:
+    """One HTTP response: a web_title_body pair, a `page` part, and `anchor` parts.
+
+    Drops: not_ok_status, not_html, missing_url, page_too_large, empty_document,
+    no_main_text, missing_title, body_too_short.
+    """
+    import lxml.html
+    import trafilatura
+
+    out = Extraction()
+    if response.get("status") != 200:
+        out.drop("not_ok_status")
+        return out
+    if "html" not in response.get("content_type", "html"):
+        out.drop("not_html")
+        return out
+    url = normalize_url(response.get("url") or "")
+    if not url:
+        out.drop("missing_url")
+        return out
+    body = response.get("body") or b""
+    if len(body) > options.max_page_bytes:
+        out.drop("page_too_large")
+        return out
+    html, encoding = decode_html(body, response.get("charset") or "")
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):  # empty, or only a comment
+        out.drop("empty_document")
+        return out
+    title = _title(tree)
+    anchors = _anchors(tree, url, options)
+    extracted = trafilatura.bare_extraction(tree, url=url, include_comments=False,
+                                            include_tables=False)
+    # trafilatura puts one block per line; blocks are paragraphs here.
+    blocks = (extracted.text if extracted is not None else "") or ""
+    text = normalize_paragraphs(blocks.replace("\n", "\n\n"))
+    if title and text.startswith(title + "\n\n"):  # the <h1> repeating the title
+        text = text[len(title) + 2:]
+    if not text:
+        out.drop("no_main_text")
+    elif not title:
+        out.drop("missing_title")
+    elif len(text.split()) < options.min_body_words:
+        out.drop("body_too_short")
+    else:
+        out.pairs.append(make_pair(TITLE_BODY, title, text, SOURCE, url,
+                                   meta={"url": url, "encoding": encoding}))
+    if title and text:
+        out.part("page", url, {"title": title, "lead": _lead(text, options.lead_words)})
+    for target, anchor in anchors:
+        out.part("anchor", target, {**anchor, "from": url})
+    return out
+
+
+def join_web_anchors(url: str, groups: dict[str, list[dict]],
+                     max_anchors_per_target: int = 20) -> Extraction:
+    """Anchors pointing at `url` meet that page's title and lead.
+
+    Drops: anchor_target_missing (per anchor: the page is not in the crawl),
+    anchors_over_limit (a page linked from everywhere keeps `max_anchors_per_target`).
+    """
+    out = Extraction()
+    pages, anchors = groups.get("page", []), groups.get("anchor", [])
+    if not pages:
+        out.drop("anchor_target_missing", len(anchors))
+        return out
+    page = min(pages, key=lambda p: (p["title"], p["lead"]))  # the same URL crawled twice
+    anchors = sorted((a for a in anchors if a["from"] != url), key=lambda a: (a["from"], a["sentence"]))
+    if len(anchors) > max_anchors_per_target:
+        out.drop("anchors_over_limit", len(anchors) - max_anchors_per_target)
+        anchors = anchors[:max_anchors_per_target]
+    document = f"{page['title']}\n\n{page['lead']}"
+    for anchor in anchors:
+        out.pairs.append(make_pair(ANCHOR_TARGET, anchor["sentence"], document, SOURCE,
+                                   f"{anchor['from']}->{url}",
+                                   meta={"anchor": anchor["anchor"], "from": anchor["from"],
+                                         "target": url}))
+    return out
