@@ -3,8 +3,8 @@
 `iter_warc_responses` reads HTTP responses with FastWARC in its lenient mode (WARC/0.18
 headers, bad dates and junk between records do not stop a file); transfer and content
 encodings are undone. Each page is decoded once (byte-order mark, HTTP charset, `<meta>`
-charset, then charset-normalizer's guess), parsed once with lxml: prose links are collected,
-then the same tree goes to trafilatura for the main text. Anchors leave as join parts keyed by
+charset, then charset-normalizer's guess), parsed once (trafilatura's loader): prose links are
+collected, then the same tree goes to trafilatura for the main text. Anchors leave as join parts keyed by
 the normalised target URL and meet the target page's `page` part in `join_web_anchors`.
 """
 
@@ -127,31 +127,33 @@ def _anchors(tree, page_url: str, options: WebOptions) -> list[tuple[str, dict]]
     from urllib.parse import urljoin
 
     base = (tree.xpath("//base/@href") or [page_url])[0]
-    found, seen = [], set()
+    found, seen, block_texts = [], set(), {}
     for link in tree.iter("a"):
         href = (link.get("href") or "").strip()
-        anchor = normalize_whitespace(link.text_content())
-        if not href or href.startswith(("#", "javascript:", "mailto:")) or len(anchor) < 2 \
-                or anchor.lower() in _GENERIC_ANCHORS:
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+            continue
+        anchor = normalize_whitespace("".join(link.itertext()))
+        if len(anchor) < 2 or anchor.lower() in _GENERIC_ANCHORS:
             continue
         block = None
         for ancestor in link.iterancestors():
-            if not isinstance(ancestor.tag, str) or ancestor.tag in _NOT_PROSE:
+            if ancestor.tag in _NOT_PROSE:
                 block = None
                 break
             if block is None and ancestor.tag in ("p", "li", "dd", "blockquote"):
                 block = ancestor
         if block is None:
             continue
+        if block not in block_texts:
+            block_texts[block] = _SENTENCE_END.split(normalize_whitespace("".join(block.itertext())))
+        sentence = next((s for s in block_texts[block] if anchor in s), "")
+        if len(sentence.split()) < options.min_sentence_words:
+            continue
         try:
             target = normalize_url(urljoin(base, href))
         except ValueError:
             continue
-        if not target or target == page_url:
-            continue
-        text = normalize_whitespace(block.text_content())
-        sentence = next((s for s in _SENTENCE_END.split(text) if anchor in s), "")
-        if len(sentence.split()) < options.min_sentence_words or (target, sentence) in seen:
+        if not target or target == page_url or (target, sentence) in seen:
             continue
         seen.add((target, sentence))
         found.append((target, {"sentence": sentence, "anchor": anchor}))
@@ -180,8 +182,8 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
     Drops: not_ok_status, not_html, missing_url, page_too_large, empty_document,
     no_main_text, missing_title, body_too_short.
     """
-    import lxml.html
     import trafilatura
+    from trafilatura.utils import load_html
 
     out = Extraction()
     if response.get("status") != 200:
@@ -199,9 +201,9 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
         out.drop("page_too_large")
         return out
     html, encoding = decode_html(body, response.get("charset") or "")
-    try:
-        tree = lxml.html.document_fromstring(html)
-    except (ValueError, lxml.etree.ParserError):  # empty, or only a comment
+    # trafilatura's own loader: comments removed, the parser settings its extractors expect.
+    tree = load_html(html) if html.strip() else None
+    if tree is None:
         out.drop("empty_document")
         return out
     title = _title(tree)
