@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 import apache_beam as beam
 
-from ..extractors.result import Extraction, JoinPart, Unreadable
+from ..extractors.result import Extraction, Unreadable
 from ..schemas import make_dead_letter
 
 # Pushshift/Arctic Shift .zst frames need a window of up to 2 GiB.
@@ -240,21 +240,32 @@ class MineSourceFiles(beam.DoFn):
         locator = "0"
         try:
             with open_input(path, kind.archive_member) as stream:
-                for locator, record in kind.records(stream):
+                reader = kind.records(stream)
+                while True:
+                    try:
+                        locator, record = next(reader)
+                    except StopIteration:
+                        break
                     origin = f"{path}:{locator}"
                     if isinstance(record, Unreadable):
                         yield from self._dead_letter(origin, record.reason, record.detail)
                         continue
                     records += 1
-                    result = kind.extract(record, origin)
+                    try:
+                        result = kind.extract(record, origin)
+                    except Exception as exc:  # a bug on one odd record must not lose the dump
+                        yield from self._dead_letter(origin, "extractor_error",
+                                                     f"{type(exc).__name__}: {exc}")
+                        continue
                     yield from emit(result, self._source.name)
                     pairs += len(result.pairs)
                     if self._progress_every and records % self._progress_every == 0:
                         print(f"pairmill: {os.path.basename(path)}: {records:,} records, "
                               f"{pairs:,} pairs so far", file=sys.stderr, flush=True)
                 consumed = _bytes_consumed(stream)
-        except STREAM_ERRORS as exc:
-            yield from self._dead_letter(f"{path}:after {locator}", "truncated_file",
+        except Exception as exc:  # the file ends here: what was read before is kept
+            reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
+            yield from self._dead_letter(f"{path}:after {locator}", reason,
                                          f"{type(exc).__name__}: {exc}")
         yield beam.pvalue.TaggedOutput(self.COUNTERS, ("records_read", records))
         yield beam.pvalue.TaggedOutput(self.COUNTERS, ("bytes_read", consumed))
@@ -287,7 +298,3 @@ class JoinGroups(beam.DoFn):
         key, grouped = element
         yield from emit(self._stage.join(key, {side: list(v) for side, v in grouped.items()}),
                         self._source)
-
-
-def part_side(part: JoinPart) -> str:
-    return part.side

@@ -190,6 +190,12 @@ def test_a_7z_without_posts_is_one_dead_letter(tmp_path):
     manifest = read_manifest(out)
     assert manifest.rows("stackexchange_question_answer") == 1
     assert manifest.counters["drops"]["truncated_file"] == 1
+    (tmp_path / "site.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 64)  # a corrupt archive
+    assert main(["mine", "stackexchange", "--input", str(tmp_path / "site.7z"),
+                 str(tmp_path / "ok.xml"), "--output", str(out), "--overwrite"]) == 0
+    manifest = read_manifest(out)
+    assert manifest.rows("stackexchange_question_answer") == 1
+    assert manifest.counters["drops"]["unreadable_file"] == 1
 
 
 POSTS = REALDATA / "stackexchange" / "Posts.xml"

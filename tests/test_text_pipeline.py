@@ -1,0 +1,55 @@
+"""The shared reader of the text sources: records, dead letters and counters from one file."""
+
+from __future__ import annotations
+
+import gzip
+
+import apache_beam as beam
+
+from pairmill.extractors.result import Extraction
+from pairmill.pipelines.record_sources import InputKind, MineSourceFiles, TextSource, read_lines
+from pairmill.schemas import make_pair
+
+
+def _extract(line: bytes, origin: str) -> Extraction:
+    if b"boom" in line:
+        raise KeyError("a bug the tests plant")
+    out = Extraction()
+    out.pairs.append(make_pair("arxiv_title_abstract", "q", line.decode().strip(), "test", origin))
+    return out
+
+
+def _run(path: str):
+    source = TextSource("test", {"lines": InputKind(read_lines, _extract)})
+    pairs, counters, errors = [], {}, []
+    for item in MineSourceFiles(source).process(("lines", path)):
+        if isinstance(item, beam.pvalue.TaggedOutput):
+            if item.tag == MineSourceFiles.COUNTERS:
+                counters[item.value[0]] = counters.get(item.value[0], 0) + item.value[1]
+            elif item.tag == MineSourceFiles.ERRORS:
+                errors.append(item.value)
+        else:
+            pairs.append(item)
+    return pairs, counters, errors
+
+
+def test_an_extractor_error_is_one_dead_letter_and_the_file_goes_on(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"first\nboom\nthird\n")
+    pairs, counters, errors = _run(str(path))
+    assert [p["document"] for p in pairs] == ["first", "third"]
+    assert counters["drop:extractor_error"] == 1 and counters["records_read"] == 3
+    assert errors[0]["origin"] == f"{path}:2" and "KeyError" in errors[0]["detail"]
+    assert counters["bytes_read"] == len(b"first\nboom\nthird\n")
+
+
+def test_a_corrupt_file_keeps_what_came_before(tmp_path):
+    whole = gzip.compress(b"".join(f"line {i}\n".encode() for i in range(50_000)))
+    path = tmp_path / "lines.gz"
+    path.write_bytes(whole[:-100] + b"\x00" * 100)  # the end replaced with garbage
+    pairs, counters, errors = _run(str(path))
+    assert 0 < len(pairs) < 50_000 and counters["records_read"] == len(pairs)
+    assert [e["reason"] for e in errors] == ["truncated_file"]
+    missing = tmp_path / "absent.txt"
+    pairs, counters, errors = _run(str(missing))
+    assert not pairs and [e["reason"] for e in errors] == ["truncated_file"]
