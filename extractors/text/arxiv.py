@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...schemas import make_dead_letter, make_pair
+from ...schemas import make_pair
 from ..result import Extraction
-from .records import parse_json_record
+from .records import read_json_record
 from .textnorm import latex_to_text
 
 TASK = "arxiv_title_abstract"
@@ -28,10 +28,8 @@ def extract_arxiv_record(line: bytes | str, origin: str, options: ArxivOptions =
     Dead letters: decode_error, invalid_json, not_an_object.
     """
     out = Extraction()
-    record, reason, detail = parse_json_record(line)
+    record = read_json_record(line, origin, SOURCE, out)
     if record is None:
-        out.drop(reason)
-        out.dead_letters.append(make_dead_letter(origin, SOURCE, reason, detail))
         return out
     title = latex_to_text(str(record.get("title") or ""))
     abstract = latex_to_text(str(record.get("abstract") or ""))

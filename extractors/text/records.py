@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from ...schemas import make_dead_letter
+from ..result import Extraction
+
 
 def parse_json_record(line: bytes | str) -> tuple[dict | None, str, str]:
     """(record, reason, detail): record is None when the line is not a JSON object.
@@ -26,3 +29,12 @@ def parse_json_record(line: bytes | str) -> tuple[dict | None, str, str]:
     if not isinstance(record, dict):
         return None, "not_an_object", f"{type(record).__name__}: {line[:200]!r}"
     return record, "", ""
+
+
+def read_json_record(line: bytes | str, origin: str, source: str, out: Extraction) -> dict | None:
+    """The record of a line, or None after counting the reason and adding the dead letter."""
+    record, reason, detail = parse_json_record(line)
+    if record is None:
+        out.drop(reason)
+        out.dead_letters.append(make_dead_letter(origin, source, reason, detail))
+    return record

@@ -12,9 +12,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from ...schemas import make_dead_letter, make_pair
+from ...schemas import make_pair
 from ..result import Extraction
-from .records import parse_json_record
+from .records import read_json_record
 from .textnorm import normalize_paragraphs
 
 SOURCE = "reddit"
@@ -41,14 +41,6 @@ def _text(value) -> str:
 
 def _is_bot(author: str, options: RedditOptions) -> bool:
     return author in options.bot_authors or bool(_BOT_NAME.search(author))
-
-
-def _parse(line: bytes | str, origin: str, out: Extraction) -> dict | None:
-    record, reason, detail = parse_json_record(line)
-    if record is None:
-        out.drop(reason)
-        out.dead_letters.append(make_dead_letter(origin, SOURCE, reason, detail))
-    return record
 
 
 def _score(record: dict) -> int:
@@ -79,7 +71,7 @@ def extract_reddit_submission(line: bytes | str, origin: str,
     removed), no_selftext (a link post: no title_body pair, still joinable), body_too_short.
     """
     out = Extraction()
-    record = _parse(line, origin, out)
+    record = read_json_record(line, origin, SOURCE, out)
     if record is None:
         return out
     post_id = str(record.get("id") or "").strip()
@@ -121,7 +113,7 @@ def extract_reddit_comment(line: bytes | str, origin: str,
     Drops: missing_link_id, not_top_level, removed_or_deleted, bot, low_score, body_too_short.
     """
     out = Extraction()
-    record = _parse(line, origin, out)
+    record = read_json_record(line, origin, SOURCE, out)
     if record is None:
         return out
     link_id = str(record.get("link_id") or "").strip()

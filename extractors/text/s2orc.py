@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ...schemas import make_dead_letter, make_pair
+from ...schemas import make_pair
 from ..result import Extraction, Unreadable
-from .records import parse_json_record
+from .records import read_json_record
 from .textnorm import normalize_whitespace
 
 SOURCE = "s2orc"
@@ -101,10 +101,8 @@ def extract_s2orc_paper(document: bytes | str, origin: str,
     sentence_too_short, sentence_too_long. Dead letters: unreadable JSON.
     """
     out = Extraction()
-    paper, reason, detail = parse_json_record(document)
+    paper = read_json_record(document, origin, SOURCE, out)
     if paper is None:
-        out.drop(reason)
-        out.dead_letters.append(make_dead_letter(origin, SOURCE, reason, detail))
         return out
     paper_id = str(paper.get("paper_id") or "").strip()
     if not paper_id:

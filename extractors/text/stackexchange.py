@@ -15,7 +15,7 @@ from typing import BinaryIO
 from ...schemas import make_pair
 from ..result import Extraction, Unreadable
 from .textnorm import html_to_text, normalize_whitespace
-from .xmlstream import iter_elements
+from .xmlstream import iter_records
 
 SOURCE = "stackexchange"
 TITLE_BODY = "stackexchange_title_body"
@@ -31,13 +31,7 @@ class StackExchangeOptions:
 
 def iter_posts(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
     """(row Id, row attributes) for every `<row>`; an Unreadable ends a damaged document."""
-    locator = "start"
-    for number, row in enumerate(iter_elements(stream, "row"), 1):
-        if isinstance(row, Unreadable):
-            yield (locator if row.reason == "dtd_not_allowed" else f"after {locator}"), row
-            return
-        locator = row.get("Id") or f"row{number}"
-        yield locator, dict(row.attrib)
+    return iter_records(stream, "row", lambda row: (row.get("Id") or "?", dict(row.attrib)))
 
 
 def _tags(value: str) -> str:

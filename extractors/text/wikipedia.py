@@ -18,7 +18,7 @@ from typing import BinaryIO
 from ...schemas import make_pair
 from ..result import Extraction, Unreadable
 from .textnorm import normalize_whitespace
-from .xmlstream import iter_elements
+from .xmlstream import iter_records
 
 SOURCE = "wikipedia"
 ENTITY_DESCRIPTION = "wikipedia_entity_description"
@@ -48,27 +48,25 @@ def normalize_title(title: str) -> str:
 
 
 def iter_pages(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
-    """(page id, {title, ns, redirect, text}) for each `<page>` of an export, streamed."""
+    """(page id, {title, ns, id, redirect, text}) for each `<page>` of an export, streamed."""
+    return iter_records(stream, "page", _page_fields)
+
+
+def _page_fields(page) -> tuple[str, dict]:
     from lxml import etree
 
-    locator = "start"
-    for number, page in enumerate(iter_elements(stream, "page"), 1):
-        if isinstance(page, Unreadable):
-            yield (locator if page.reason == "dtd_not_allowed" else f"after {locator}"), page
-            return
-        fields = {"title": "", "ns": "0", "id": "", "redirect": "", "text": ""}
-        for child in page.iter():
-            if not isinstance(child.tag, str):
-                continue
-            name = etree.QName(child).localname
-            if name in ("title", "ns") or name == "id" and not fields["id"]:
-                fields[name] = child.text or ""
-            elif name == "redirect":
-                fields["redirect"] = child.get("title") or ""
-            elif name == "text":
-                fields["text"] = child.text or ""
-        locator = fields["id"] or f"page{number}"
-        yield locator, fields
+    fields = {"title": "", "ns": "0", "id": "", "redirect": "", "text": ""}
+    for child in page.iter():
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        if name in ("title", "ns") or name == "id" and not fields["id"]:  # the page's id, not a revision's
+            fields[name] = child.text or ""
+        elif name == "redirect":
+            fields["redirect"] = child.get("title") or ""
+        elif name == "text":
+            fields["text"] = child.text or ""
+    return fields["id"] or "?", fields
 
 
 def _clean(code) -> None:

@@ -8,7 +8,7 @@ external entities get in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from ..result import Unreadable
@@ -37,3 +37,16 @@ def iter_elements(stream: BinaryIO, name: str) -> Iterator[object]:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
         yield Unreadable("invalid_xml", str(exc))
+
+
+def iter_records(stream: BinaryIO, name: str, read: Callable[[object], tuple[str, dict]]
+                 ) -> Iterator[tuple[str, dict | Unreadable]]:
+    """(locator, record) for each `name` element, `read` turning an element into both; a refused
+    or broken document ends with (where, Unreadable)."""
+    locator = "start"
+    for element in iter_elements(stream, name):
+        if isinstance(element, Unreadable):
+            yield (locator if element.reason == "dtd_not_allowed" else f"after {locator}"), element
+            return
+        locator, record = read(element)
+        yield locator, record
