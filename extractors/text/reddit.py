@@ -139,13 +139,8 @@ def extract_reddit_comment(line: bytes | str, origin: str,
 
 def better_comment(a: dict, b: dict) -> dict:
     """The higher-scored of two comments (then the smaller id), counting every comment seen."""
-    best = a if (a["score"], _neg(a["id"])) >= (b["score"], _neg(b["id"])) else b
+    best = min(a, b, key=lambda c: (-c["score"], c["id"]))
     return {**best, "comments": a["comments"] + b["comments"]}
-
-
-def _neg(comment_id: str) -> tuple:
-    # A descending sort key for ids, so that ties in score pick the smaller (older) id.
-    return tuple(-ord(c) for c in comment_id)
 
 
 def join_reddit_post(link_id: str, groups: dict[str, list[dict]]) -> Extraction:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ...schemas import make_pair
+from ...schemas import make_dead_letter, make_pair
 from ..result import Extraction, Unreadable
 from .textnorm import normalize_whitespace
 from .xmlstream import iter_records
@@ -124,8 +124,8 @@ def extract_wikipedia_page(page: dict, origin: str,
         sections = code.get_sections(include_lead=True, flat=True)
     except Exception as exc:  # the parser copes with most garbage; never lose the dump over a page
         out.drop("unparsable_wikitext")
-        out.dead_letters.append({"origin": origin, "source": SOURCE, "reason": "unparsable_wikitext",
-                                 "detail": f"{type(exc).__name__}: {exc}"[:2000]})
+        out.dead_letters.append(make_dead_letter(origin, SOURCE, "unparsable_wikitext",
+                                                 f"{type(exc).__name__}: {exc}"))
         return out
     lead_section = sections[0] if sections and not str(sections[0]).lstrip().startswith("=") else None
     lead = next((p for p in _paragraphs(_plain(lead_section)) if len(p.split()) >= options.min_lead_words),
