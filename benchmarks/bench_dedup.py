@@ -120,7 +120,7 @@ def child(mode: str, dataset: str, output: str) -> None:
     """Runs in its own process so that its peak RSS is its own."""
     start = time.perf_counter()
     if mode == "pairmill":
-        from pairmill.pipelines.cli import main
+        from pairmill.cli import main
 
         extra = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] \
             if os.environ.get("BENCH_MULTI") else []

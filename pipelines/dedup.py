@@ -2,30 +2,38 @@
 
 Shuffles carry ids, band keys and signatures, never texts:
   1. read pairs, sign them in batches (pipelines.minhash), emit small sketches;
-  2. exact duplicates: group sketches by normalised-text key, keep the best;
-  3. near duplicates (within a task): group (id, quality) by LSH bucket; the best member is
-     the candidate survivor and every other member a candidate duplicate of it;
-  4. candidates are verified on their signatures (joined by id) against the threshold;
-  5. evaluation texts go into the same buckets; a pair whose query or document verifies
-     against one is removed as contaminated;
-  6. texts are joined back by id once; the dataset writer then groups survivors into
+  2. group (id, quality, exact key) by LSH bucket (per task). Exact duplicates share every
+     bucket, so band 0's buckets settle them (texts without words get one bucket by their exact
+     key); among the rest the best member is the candidate survivor and every other member a
+     candidate near duplicate of it. Evaluation texts join the same buckets as contaminants;
+  3. every candidate edge meets both signatures in one join keyed by id, and is verified against
+     the threshold once both have arrived;
+  4. texts are joined back by id once; the dataset writer then groups survivors into
      per-task shards (the only other step that moves texts).
+Full-size shuffles: buckets, signatures, join-back, writer (the first version had seven).
 No step needs one worker to see all the data.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
 import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from ..schemas import load_verified_manifest
 from .dataset_sink import exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
+from .sharded_group import DEFAULT_NUM_SHARDS, ShardedGroupByKey
 
 PAIR, EVAL = "p", "e"
 
@@ -83,24 +91,30 @@ def quality(pair: dict) -> float:
 
 
 class SignPairs(beam.DoFn):
-    """A batch of pairs -> sketches: (id, task, quality, exact key, signature(s))."""
+    """A batch of pairs -> sketches: id, task, quality, exact key, signature bytes and band
+    keys (for the dedup text, and for query and document alone when decontaminating)."""
 
-    def __init__(self, num_perm: int, ngram: int, decontaminate: bool, field: str):
-        self._num_perm, self._ngram = num_perm, ngram
+    def __init__(self, num_perm: int, ngram: int, bands: LshBands, decontaminate: bool,
+                 field: str):
+        self._num_perm, self._ngram, self._bands = num_perm, ngram, bands
         self._decontaminate, self._field = decontaminate, field
 
     def process(self, batch: list[dict]):
-        texts = [_dedup_text(p, self._field) for p in batch]
-        sigs = signatures(texts, self._num_perm, self._ngram)
+        fields = {"": [_dedup_text(p, self._field) for p in batch]}
         if self._decontaminate:
-            query_sigs = signatures([p["query"] for p in batch], self._num_perm, self._ngram)
-            doc_sigs = signatures([p["document"] for p in batch], self._num_perm, self._ngram)
+            fields["query"] = [p["query"] for p in batch]
+            fields["document"] = [p["document"] for p in batch]
+        signed = {name: self._sign(texts) for name, texts in fields.items()}
         for i, pair in enumerate(batch):
             sketch = {"id": pair["id"], "task": pair["task"], "quality": quality(pair),
-                      "exact": exact_key(pair), "sig": sigs[i]}
-            if self._decontaminate:
-                sketch["query_sig"], sketch["document_sig"] = query_sigs[i], doc_sigs[i]
+                      "exact": exact_key(pair)}
+            for name, (sigs, keys) in signed.items():
+                sketch[f"{name}sig"], sketch[f"{name}keys"] = sigs[i].tobytes(), keys[i]
             yield sketch
+
+    def _sign(self, texts: list[str]):
+        sigs = signatures(texts, self._num_perm, self._ngram)
+        return sigs, self._bands.keys(sigs)
 
 
 def _dedup_text(pair: dict, field: str) -> str:
@@ -116,109 +130,145 @@ def _rank(member) -> tuple:
     return (-member[1], member[0])
 
 
-def exact_verdicts(group) -> Iterator[tuple]:
-    """(id, ("removed", reason, survivor)) for all but the best of one exact-duplicate group,
-    and (survivor, ("stood_for", n))."""
-    _, members = group
-    # Copies with one id (the same pair in two input datasets) are one pair here; the join
-    # back by id keeps one of them and counts the others.
+NEAR, DECON, EXACT = 0, 1, 2  # bucket kinds
+
+
+def bucket_verdicts(group) -> Iterator[tuple]:
+    """One bucket -> exact-duplicate verdicts (id, ("removed", ...)) / (id, ("stood_for", n)),
+    and candidate edges tagged "edge": (other id, best or eval id, field compared)."""
+    (kind, band, _), members = group
+    # the same pair read from two inputs is one member here; the join back counts its copies
     members = sorted(set(members), key=_rank)
-    best = members[0][0]
-    for member in members[1:]:
-        yield member[0], ("removed", "exact_duplicate", best)
-    if len(members) > 1:
-        yield best, ("stood_for", len(members) - 1)
+    pairs = [m for m in members if m[2] == PAIR]
+    if kind == DECON:
+        for ev in (m for m in members if m[2] == EVAL):
+            for pair in pairs:
+                yield beam.pvalue.TaggedOutput("edge", (pair[0], ev[0], pair[3]))
+        return
+    best_of_exact: dict[str, tuple] = {}
+    for member in pairs:  # best first, so the first of each exact key is its survivor
+        best = best_of_exact.setdefault(member[4], member)
+        if best is not member and band == 0:
+            yield member[0], ("removed", "exact_duplicate", best[0])
+    if band == 0:
+        sizes = Counter(m[4] for m in pairs)
+        for key, best in best_of_exact.items():
+            if sizes[key] > 1:
+                yield best[0], ("stood_for", sizes[key] - 1)
+    survivors = list(best_of_exact.values())
+    for other in survivors[1:]:
+        yield beam.pvalue.TaggedOutput("edge", (other[0], survivors[0][0], ""))
 
 
-def bucket_candidates(group) -> Iterator[tuple]:
-    """Candidate edges of one LSH bucket: (other id, (best id, kind)) and eval collisions."""
-    _, members = group
-    pairs = sorted((m for m in members if m[2] == PAIR), key=_rank)
-    evals = [m for m in members if m[2] == EVAL]
-    if len(pairs) > 1:
-        best = pairs[0][0]
-        for other in pairs[1:]:
-            yield other[0], (best, "near")
-    for ev in evals:
-        for pair in pairs:
-            if pair[3]:  # field ("query"/"document") this key came from
-                yield pair[0], (ev[0], pair[3])
+def bucket_entries(element: dict) -> Iterator[tuple]:
+    """(bucket key, member) for a pair's sketch or an evaluation text."""
+    if "eval" in element:
+        for band, key in enumerate(element["keys"]):
+            yield (DECON, band, key), (element["eval"], 0.0, EVAL, "", 0)
+        return
+    # 60 bits of the exact key suffice: it is only compared inside one LSH bucket
+    member = (element["id"], element["quality"], PAIR, "", int(element["exact"][:15], 16))
+    salt = _task_salt(element["task"])  # near duplicates only within a task
+    for band, key in enumerate(element["keys"]):
+        yield (NEAR, band, key ^ salt), member
+    if not element["keys"]:  # no words: only exact duplicates are possible
+        yield (EXACT, 0, element["exact"]), member
+    for field in ("query", "document"):
+        for band, key in enumerate(element.get(f"{field}keys", ())):
+            yield (DECON, band, key), (element["id"], element["quality"], PAIR, field, 0)
+
+
+def signature_entries(element) -> Iterator[tuple]:
+    """((id, field), value) for the signature join: a sketch's or an evaluation text's
+    signatures, and an edge routed to both signatures it needs (the candidate's for its field,
+    the survivor's or evaluation text's for field "")."""
+    if isinstance(element, tuple):
+        other, target, field = element
+        yield (other, field), ("edge", element, 0)
+        yield (target, ""), ("edge", element, 1)
+    elif "eval" in element:
+        yield (element["eval"], ""), ("sig", element["sig"])
+    else:
+        for field in ("", "query", "document"):
+            if f"{field}sig" in element:
+                yield (element["id"], field), ("sig", element[f"{field}sig"])
+
+
+def attach_signature(element) -> Iterator[tuple]:
+    """(id, field) with its signature and the edges that need it -> (edge, (end, signature))."""
+    _, values = element
+    sigs = [v[1] for v in values if v[0] == "sig"]
+    if not sigs:
+        return
+    for edge, end in {v[1:] for v in values if v[0] == "edge"}:  # found in several buckets
+        yield edge, (end, sigs[0])
+
+
+def _bucket_shard(key: tuple) -> int:
+    return key[2] if isinstance(key[2], int) else int(key[2][:15], 16)
+
+
+def _id_shard(key: tuple) -> int:
+    return zlib.crc32(key[0].encode("utf-8", "surrogatepass"))
+
+
+def verify_edge(element, threshold: float) -> Iterator[tuple]:
+    (other, target, field), ends = element
+    sigs = dict(ends)
+    if 0 not in sigs or 1 not in sigs:
+        return
+    if estimated_jaccard(np.frombuffer(sigs[0], dtype=np.uint32),
+                         np.frombuffer(sigs[1], dtype=np.uint32)) < threshold:
+        return
+    if not field:
+        yield other, ("removed", "near_duplicate", target)
+        yield target, ("stood_for", 1)
+    else:
+        eval_file = target.split(":", 1)[0]
+        yield other, ("removed", f"decontaminated:{eval_file}", target)
 
 
 class Dedup(beam.PTransform):
     """Pairs -> (kept pairs, counters, report pieces)."""
 
     def __init__(self, threshold: float, num_perm: int, ngram: int, field: str,
-                 eval_files: list[str]):
+                 eval_files: list[str], num_shards: int = DEFAULT_NUM_SHARDS):
         super().__init__()
+        self._num_shards = num_shards
         self._threshold, self._num_perm, self._ngram = threshold, num_perm, ngram
         self._field, self._eval_files = field, eval_files
         self._bands = LshBands.for_threshold(threshold, num_perm)
 
     def expand(self, pairs):
-        bands, threshold = self._bands, self._threshold
         decon = bool(self._eval_files)
         sketches = (pairs
                     | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-                    | "Sign" >> beam.ParDo(SignPairs(self._num_perm, self._ngram, decon,
-                                                     self._field)))
-        # 2. exact duplicates
-        exact = (sketches
-                 | "ExactKey" >> beam.Map(lambda s: (s["exact"], (s["id"], s["quality"])))
-                 | "ExactGroup" >> beam.GroupByKey()
-                 | "ExactVerdicts" >> beam.FlatMap(exact_verdicts))
-        removed_exact = (exact | "ExactRemoved" >> beam.Filter(lambda kv: kv[1][0] == "removed")
-                         | "ExactIds" >> beam.Map(lambda kv: (kv[0], True)))
-        # sketches that survive exact dedup (joined by id, small records only)
-        survivors = ({"s": sketches | "SketchById" >> beam.Map(lambda s: (s["id"], s)),
-                      "x": removed_exact}
-                     | "JoinExact" >> beam.CoGroupByKey()
-                     | "KeepExactSurvivors" >> beam.FlatMap(
-                         lambda kv: [] if kv[1]["x"] else kv[1]["s"][:1]))
-
-        def pair_keys(s):
-            member = (s["id"], s["quality"], PAIR, "")
-            for key in bands.keys(s["sig"]):  # near duplicates only within a task
-                yield (0, s["task"], key), member
-            if decon:
-                for field in ("query", "document"):
-                    member = (s["id"], s["quality"], PAIR, field)
-                    for key in bands.keys(s[f"{field}_sig"]):
-                        yield (1, "", key), member
-
-        members = survivors | "PairBuckets" >> beam.FlatMap(pair_keys)
-        sig_store = survivors | "SigStore" >> beam.FlatMap(_signature_entries, decon)
+                    | "Sign" >> beam.ParDo(SignPairs(self._num_perm, self._ngram, self._bands,
+                                                     decon, self._field)))
+        signed = sketches
         if decon:
             evals = (pairs.pipeline
                      | "EvalFiles" >> beam.Create(sorted(self._eval_files))
                      | "EvalTexts" >> beam.FlatMap(read_eval_texts)
                      | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-                     | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram))
-            eval_members = evals | "EvalBuckets" >> beam.FlatMap(
-                lambda e: [((1, "", k), (e[0], 0.0, EVAL, "")) for k in bands.keys(e[1])])
-            members = (members, eval_members) | "AllMembers" >> beam.Flatten()
-            sig_store = ((sig_store, evals | "EvalSigs" >> beam.Map(lambda e: ((e[0], ""), e[1])))
-                         | "AllSigs" >> beam.Flatten())
-        edges = (members
-                 | "Buckets" >> beam.GroupByKey()
-                 | "Candidates" >> beam.FlatMap(bucket_candidates)
-                 | "UniqueEdges" >> beam.Distinct())
-        # attach the candidate's signature, then the survivor's (or eval text's), then verify;
-        # survivors are compared on their dedup signature (field ""), eval texts have one
-        with_other = ({"edge": edges | "ByOther" >> beam.Map(
-                           lambda e: ((e[0], _field_of(e[1][1])), e)),
-                       "sig": sig_store}
-                      | "JoinOther" >> beam.CoGroupByKey()
-                      | "OtherSig" >> beam.FlatMap(
-                          lambda kv: [((e[1][0], ""), (e, kv[1]["sig"][0]))
-                                      for e in kv[1]["edge"]] if kv[1]["sig"] else []))
-        verdicts = ({"edge": with_other, "sig": sig_store}
-                    | "JoinTarget" >> beam.CoGroupByKey()
-                    | "Verify" >> beam.FlatMap(_verify_edges, threshold))
-        stood_for_near = (verdicts
-                          | "NearOnly" >> beam.Filter(lambda kv: kv[1][1] == "near_duplicate")
-                          | "ByBest" >> beam.Map(lambda kv: (kv[1][2], ("stood_for", 1))))
-        all_verdicts = ((exact, verdicts, stood_for_near) | "AllVerdicts" >> beam.Flatten())
+                     | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram,
+                                                  self._bands))
+            signed = (sketches, evals) | "PairsAndEvals" >> beam.Flatten()
+        # a bucket with one member decides nothing, so only shared buckets leave the shuffle
+        buckets = (signed
+                   | "Buckets" >> ShardedGroupByKey(_bucket_shard, self._num_shards, min_size=2,
+                                                    entries_of=bucket_entries)
+                   | "Candidates" >> beam.FlatMap(bucket_verdicts).with_outputs(
+                       "edge", main="verdicts"))
+        verified = ((signed, buckets.edge)
+                    | "SignaturesAndEdges" >> beam.Flatten()
+                    | "JoinSignatures" >> ShardedGroupByKey(_id_shard, self._num_shards,
+                                                            min_size=2,
+                                                            entries_of=signature_entries)
+                    | "AttachSignatures" >> beam.FlatMap(attach_signature)
+                    | "EdgeGroup" >> beam.GroupByKey()
+                    | "Verify" >> beam.FlatMap(verify_edge, self._threshold))
+        all_verdicts = ((buckets.verdicts, verified) | "AllVerdicts" >> beam.Flatten())
         joined = ({"pair": pairs | "PairById" >> beam.Map(lambda p: (p["id"], p)),
                    "verdict": all_verdicts}
                   | "JoinBack" >> beam.CoGroupByKey()
@@ -226,41 +276,31 @@ class Dedup(beam.PTransform):
         return joined.pairs, joined.counters
 
 
-def _field_of(kind: str) -> str:
-    return "" if kind == "near" else kind
+@functools.lru_cache(maxsize=1024)
+def _task_salt(task: str) -> int:
+    return int.from_bytes(hashlib.blake2b(task.encode(), digest_size=8).digest(), "little") >> 1
 
 
-def _signature_entries(s: dict, decon: bool):
-    yield (s["id"], ""), s["sig"]
-    if decon:
-        yield (s["id"], "query"), s["query_sig"]
-        yield (s["id"], "document"), s["document_sig"]
-
-
-def _sign_eval(batch, num_perm: int, ngram: int):
+def _sign_eval(batch, num_perm: int, ngram: int, bands: LshBands):
     sigs = signatures([text for _, text in batch], num_perm, ngram)
-    for (eval_id, _), sig in zip(batch, sigs, strict=True):
-        yield eval_id, sig
-
-
-def _verify_edges(element, threshold: float):
-    (_target, _), grouped = element
-    if not grouped["sig"]:
-        return
-    target_sig = grouped["sig"][0]
-    for edge, other_sig in grouped["edge"]:
-        other_id, (target, kind) = edge
-        if estimated_jaccard(np.asarray(other_sig), np.asarray(target_sig)) < threshold:
-            continue
-        if kind == "near":
-            yield other_id, ("removed", "near_duplicate", target)
-        else:
-            eval_file = target.split(":", 1)[0]
-            yield other_id, ("removed", f"decontaminated:{eval_file}", target)
+    for (eval_id, _), sig, keys in zip(batch, sigs, bands.keys(sigs), strict=True):
+        yield {"eval": eval_id, "sig": sig.tobytes(), "keys": keys}
 
 
 class ApplyVerdicts(beam.DoFn):
-    """Drop removed pairs; record on survivors how many pairs they stood for."""
+    """Drop removed pairs; record on survivors how many pairs they stood for.
+
+    Counters are summed per bundle and emitted once at its end: four counter elements per pair
+    were a third of the runner's per-element work.
+    """
+
+    def start_bundle(self):
+        self._counters: Counter = Counter()
+
+    def finish_bundle(self):
+        for key, n in self._counters.items():
+            yield beam.pvalue.TaggedOutput("counters", WindowedValue(
+                (key, n), GlobalWindow().max_timestamp(), [GlobalWindow()]))
 
     def process(self, element):
         _, grouped = element
@@ -268,28 +308,27 @@ class ApplyVerdicts(beam.DoFn):
             return
         pair = grouped["pair"][0]
         task = pair["task"]
+        count = self._counters
         copies = len(grouped["pair"])  # the same pair (same id) in several inputs
-        yield beam.pvalue.TaggedOutput("counters", ("records_read", copies))
-        yield beam.pvalue.TaggedOutput("counters", (f"rows_in:{task}", copies))
+        count["records_read"] += copies
+        count[f"rows_in:{task}"] += copies
         if copies > 1:
-            yield beam.pvalue.TaggedOutput("counters", ("drop:exact_duplicate", copies - 1))
-            yield beam.pvalue.TaggedOutput("counters",
-                                           (f"removed:{task}:exact_duplicate", copies - 1))
+            count["drop:exact_duplicate"] += copies - 1
+            count[f"removed:{task}:exact_duplicate"] += copies - 1
         removals = sorted(v for v in grouped["verdict"] if v[0] == "removed")
         if removals:
             # contamination outranks duplication in the report: it is the reason users act on
             decon = [r for r in removals if r[1].startswith("decontaminated:")]
             reason = (decon or removals)[0][1]
-            yield beam.pvalue.TaggedOutput("counters", (f"drop:{reason}", 1))
-            yield beam.pvalue.TaggedOutput("counters", (f"removed:{task}:{reason}", 1))
+            count[f"drop:{reason}"] += 1
+            count[f"removed:{task}:{reason}"] += 1
             return
         stood_for = copies + sum(v[1] for v in grouped["verdict"] if v[0] == "stood_for")
         meta = dict(pair.get("meta") or [])
         meta["duplicates"] = str(stood_for - 1)
-        pair = {**pair, "meta": sorted(meta.items())}
-        yield beam.pvalue.TaggedOutput("counters", (f"rows_out:{task}", 1))
-        yield beam.pvalue.TaggedOutput("counters", (f"cluster_size:{stood_for}", 1))
-        yield pair
+        count[f"rows_out:{task}"] += 1
+        count[f"cluster_size:{stood_for}"] += 1
+        yield {**pair, "meta": sorted(meta.items())}
 
 
 def build_dedup(pipeline: beam.Pipeline, inputs: list[str], output_dir: str, threshold: float,

@@ -10,25 +10,28 @@ position with probability equal to the texts' Jaccard similarity.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-_MASK64 = (1 << 64) - 1
 _RNG = np.random.Generator(np.random.PCG64(20230807))
-# byte -> random 64-bit value, the alphabet of the polynomial token hash
-_BYTE_VALUES = _RNG.integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)
-_POLY = 0x9E3779B97F4A7C15
-# P**k mod 2**64 for a byte's offset k inside its token (longer tokens reuse the last power)
-_OFFSET_POWERS = np.array([pow(_POLY, k, 1 << 64) for k in range(256)], dtype=np.uint64)
-_NGRAM_WEIGHTS = _RNG.integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
-_SHORT_TEXT_SALT = np.uint64(0xD6E8FEB86659FD93)
 # bytes that belong to a word: ASCII letters, digits, underscore, and all non-ASCII bytes
 _WORD_BYTE = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
     _WORD_BYTE[_c] = True
 _WORD_BYTE[128:] = True
+# (previous byte, byte) -> random 64-bit value; a token's hash is the sum over its byte bigrams,
+# the first one starting from byte 0. Bigrams ending in a non-word byte (mapped to 0) add 0, so
+# one reduceat over token starts sums exactly the token's own bytes.
+_BIGRAM_VALUES = _RNG.integers(1, 2**63, size=(256, 256), dtype=np.uint64) * np.uint64(2) + \
+    np.uint64(1)
+_BIGRAM_VALUES[:, 0] = 0
+_BIGRAM_VALUES = _BIGRAM_VALUES.reshape(-1)
+_NGRAM_WEIGHTS = _RNG.integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+_BAND_WEIGHTS = _RNG.integers(1, 2**63, size=1024, dtype=np.uint64) | np.uint64(1)
+_BAND_SALTS = _RNG.integers(1, 2**63, size=1024, dtype=np.uint64)
+_SHORT_TEXT_SALT = np.uint64(0xD6E8FEB86659FD93)
+_WORD_OR_ZERO = np.where(_WORD_BYTE, np.arange(256), 0).astype(np.uint16)
 EMPTY = np.uint32(0xFFFFFFFF)
 
 
@@ -52,26 +55,18 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     with the same words, never all with each other. A text without words gets none.
     """
     encoded = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
-    buf = np.frombuffer(b"\x00".join(encoded) + b"\x00", dtype=np.uint8)
+    # Token hash = sum of random values of the token's byte bigrams, from one gather and one
+    # reduceat. A positional polynomial needed each byte's offset inside its token and took
+    # 2.6x as long (0.62 s vs 0.23 s per 20k 1.5 KB documents).
+    buf = _WORD_OR_ZERO[np.frombuffer(b"\x00" + b"\x00".join(encoded) + b"\x00",
+                                      dtype=np.uint8)]
     lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-    doc_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    word = _WORD_BYTE[buf]
-    prev = np.concatenate(([False], word[:-1]))
-    starts = np.flatnonzero(word & ~prev)
-    ends = np.flatnonzero(word & ~np.concatenate((word[1:], [False]))) + 1
-    # Token hash: sum of v[byte] * P**(offset in token), one reduceat over token spans. (A
-    # polynomial over whole-batch prefix sums needed power tables as long as the batch and
-    # cost two thirds of the run time.)
-    positions = np.arange(len(buf))
-    last_start = np.maximum.accumulate(np.where(word & ~prev, positions, 0))
-    offsets = np.minimum(positions - last_start, len(_OFFSET_POWERS) - 1)
-    with np.errstate(over="ignore"):
-        weighted = _BYTE_VALUES[buf] * _OFFSET_POWERS[offsets]
-    spans = np.empty(2 * len(starts), dtype=np.int64)
-    spans[0::2], spans[1::2] = starts, ends
-    tokens = np.add.reduceat(weighted, spans, dtype=np.uint64)[0::2] if len(starts) else \
-        np.zeros(0, dtype=np.uint64)
-    token_doc = np.searchsorted(doc_starts, starts, side="right") - 1
+    doc_starts = np.concatenate(([1], 1 + np.cumsum(lengths)[:-1]))
+    bigrams = (buf[:-1] << np.uint16(8)) | buf[1:]  # bigram i ends at byte i + 1
+    starts = np.flatnonzero((buf[:-1] == 0) & (buf[1:] != 0))  # bigram index of a token start
+    tokens = np.add.reduceat(_BIGRAM_VALUES[bigrams], starts, dtype=np.uint64) if len(starts) \
+        else np.zeros(0, dtype=np.uint64)
+    token_doc = np.searchsorted(doc_starts, starts + 1, side="right") - 1
     counts = np.bincount(token_doc, minlength=len(texts))
 
     parts, docs = [], []
@@ -162,13 +157,20 @@ class LshBands:
         bands, rows = _optimal_param(max(threshold - 0.1, 0.05), num_perm, 0.5, 0.5)
         return cls(bands, rows)
 
-    def keys(self, sig: np.ndarray) -> list[int]:
-        """One 63-bit bucket key per band (band index mixed in), for one signature."""
-        if sig[0] == EMPTY:
-            return []
-        out = []
-        for band in range(self.bands):
-            chunk = sig[band * self.rows: (band + 1) * self.rows].tobytes()
-            digest = hashlib.blake2b(chunk, digest_size=8, salt=band.to_bytes(16, "little"))
-            out.append(int.from_bytes(digest.digest(), "little") >> 1)
-        return out
+    def keys(self, sigs: np.ndarray) -> list[list[int]]:
+        """One 60-bit bucket key per band for each signature row (none for an EMPTY row).
+
+        A band's rows are mixed with per-position random weights, then by splitmix64 with the
+        band index salted in; as numpy on a batch this is 30x faster than blake2b per band
+        (3.7 s per 200k signatures). 60 bits keep the keys inside Beam's signed 64-bit
+        integer coder with room to xor in a task salt.
+        """
+        sigs = np.atleast_2d(sigs)
+        used = sigs[:, : self.bands * self.rows].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            weighted = used.reshape(len(sigs), self.bands, self.rows) * \
+                _BAND_WEIGHTS[: self.rows]
+            keys = _mix(weighted.sum(axis=2, dtype=np.uint64) + _BAND_SALTS[: self.bands])
+        keys = (keys >> np.uint64(4)).astype(np.int64)
+        empty = sigs[:, 0] == EMPTY
+        return [[] if e else row for e, row in zip(empty.tolist(), keys.tolist(), strict=True)]

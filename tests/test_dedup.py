@@ -70,7 +70,10 @@ def test_short_texts_do_not_all_collide():
     assert estimated_jaccard(sig[0], sig[2]) == 0.0
     assert estimated_jaccard(sig[0], sig[3]) == 1.0
     assert estimated_jaccard(sig[0], sig[5]) == 1.0  # case and spacing are normalised
-    assert sig[4][0] == EMPTY and LshBands(4, 32).keys(sig[4]) == []
+    keys = LshBands(4, 32).keys(sig)
+    assert sig[4][0] == EMPTY and keys[4] == []
+    assert keys[0] == keys[3] == keys[5] and len(set(keys[0])) == 4
+    assert not set(keys[0]) & set(keys[1])
 
 
 def test_bands_follow_the_threshold():
