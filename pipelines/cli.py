@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 
 from ..cli_types import fraction as _fraction
 from ..cli_types import non_negative_int as _non_negative_int
 from ..cli_types import positive_int as _positive_int
+from ..schemas import storage
 
 
 def _add_dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +62,10 @@ def add_commands(commands) -> None:
     dedup.add_argument("--ngram", type=_positive_int, default=5, help="words per shingle (5)")
     dedup.add_argument("--field", choices=("pair", "query", "document"), default="pair",
                        help="text compared for near duplicates (default: query + document)")
+    dedup.add_argument("--shuffle-shards", type=_positive_int, default=1024,
+                       help="shards of the bucket and signature shuffles; one worker holds "
+                            "(pairs x bands / shards) entries of one, so raise it for billions "
+                            "of pairs (1024)")
     dedup.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
                        help="JSON lines or Parquet files of evaluation texts")
     _add_dataset_flags(dedup)
@@ -163,20 +167,21 @@ def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
     if args.num_perm & (args.num_perm - 1) or not 8 <= args.num_perm <= 1024:
         raise ValueError("--num-perm must be a power of two between 8 and 1024")
     for folder in args.input:
-        if not os.path.isdir(folder):
+        if not storage.is_dir(folder):
             raise FileNotFoundError(f"{folder}: no such directory")
     dataset_files(args.input)  # refuses damaged datasets before any work starts
     for path in args.decontaminate:
-        if not os.path.isfile(path):
+        if not storage.is_file(path):
             raise FileNotFoundError(f"{path}: no such file")
-    if os.path.abspath(args.output) in {os.path.abspath(d) for d in args.input}:
+    if storage.absolute(args.output) in {storage.absolute(d) for d in args.input}:
         raise ValueError("--output must not be one of the --input datasets")
     prepare_output(args.output, args.overwrite)
     started = time.time()
     print(f"pairmill: dedup of {len(args.input)} dataset(s) -> {args.output}", file=sys.stderr)
     pipeline = beam.Pipeline(options=options)
     build_dedup(pipeline, args.input, args.output, args.threshold, args.num_perm, args.ngram,
-                args.field, args.decontaminate, args.row_group_size, args.rows_per_file)
+                args.field, args.decontaminate, args.row_group_size, args.rows_per_file,
+                args.shuffle_shards)
     run_pipeline(pipeline)
     bands = LshBands.for_threshold(args.threshold, args.num_perm)
     return _finish(args, argv, started,
@@ -198,7 +203,7 @@ def _finish(args, argv: list[str], started: float, report=None) -> int:
 def _stats(args) -> int:
     from .stats import dataset_summary, format_summary
 
-    if not os.path.isdir(args.dataset):
+    if not storage.is_dir(args.dataset):
         raise FileNotFoundError(f"{args.dataset}: no such directory")
     summary = dataset_summary(args.dataset)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))

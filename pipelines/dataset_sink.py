@@ -11,10 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 import sys
-from pathlib import Path
 
 import apache_beam as beam
 import pyarrow as pa
@@ -26,6 +23,7 @@ from ..schemas import (
     PAIR_SCHEMA,
     Manifest,
     describe_file,
+    storage,
     write_manifest,
 )
 
@@ -87,11 +85,11 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (folder, shard), rows = element
         rows = sorted(rows, key=self._sort_key)
-        path = Path(self._staging, folder, f"part-{shard:05d}.parquet")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = storage.join(self._staging, folder, f"part-{shard:05d}.parquet")
         table = pa.Table.from_pylist(rows, schema=self._schema)
-        pq.write_table(table, path, row_group_size=self._row_group_size, compression="zstd")
-        yield str(path)
+        with storage.open_output(path) as out:
+            pq.write_table(table, out, row_group_size=self._row_group_size, compression="zstd")
+        yield path
 
 
 def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
@@ -120,7 +118,7 @@ class WritePairsDataset(beam.PTransform):
                  rows_per_file: int = DEFAULT_ROWS_PER_FILE, exact_dedup: bool = True):
         super().__init__()
         self._exact_dedup = exact_dedup
-        self._staging = os.path.join(os.path.abspath(output_dir), STAGING)
+        self._staging = storage.join(storage.absolute(output_dir), STAGING)
         self._row_group_size = row_group_size
         self._rows_per_file = rows_per_file
 
@@ -153,45 +151,45 @@ class WritePairsDataset(beam.PTransform):
 
 
 def _write_counters(counters: dict, staging: str) -> str:
-    os.makedirs(staging, exist_ok=True)
-    path = os.path.join(staging, COUNTERS_FILE)
-    with open(path, "w") as f:
-        json.dump(counters, f, sort_keys=True)
+    path = storage.join(staging, COUNTERS_FILE)
+    storage.write_bytes(path, json.dumps(counters, sort_keys=True).encode())
     return path
 
 
 def prepare_output(output_dir: str, overwrite: bool) -> None:
     """Refuse to mix a new run into an existing dataset unless asked; clear a stale staging dir."""
-    out = Path(output_dir)
-    if out.exists() and not out.is_dir():
+    if storage.is_file(output_dir):
         raise FileExistsError(f"{output_dir}: exists and is not a directory")
-    if (out / "manifest.json").exists() and not overwrite:
+    if storage.exists(storage.join(output_dir, "manifest.json")) and not overwrite:
         raise FileExistsError(f"{output_dir}: already holds a dataset (use --overwrite)")
-    shutil.rmtree(out / STAGING, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    storage.delete_dir(storage.join(output_dir, STAGING))
+    storage.make_dir(output_dir)
 
 
 def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
                      extra: dict | None = None, report=None) -> Manifest:
     """Move staged files into place and write the manifest (counts, checksums, counters)."""
-    out = Path(output_dir)
-    staging = out / STAGING
-    counters_path = staging / COUNTERS_FILE
-    raw = json.loads(counters_path.read_text()) if counters_path.exists() else {}
-    for old in ("data", "errors"):
-        shutil.rmtree(out / old, ignore_errors=True)
+    staging = storage.join(output_dir, STAGING)
+    counters_path = storage.join(staging, COUNTERS_FILE)
+    raw = json.loads(storage.read_bytes(counters_path)) if storage.is_file(counters_path) else {}
     for sub in ("data", "errors"):
-        if (staging / sub).exists():
-            os.replace(staging / sub, out / sub)
-    shutil.rmtree(staging, ignore_errors=True)
+        storage.delete_dir(storage.join(output_dir, sub))
+    for rel in storage.list_files(staging):  # file by file: object stores cannot move folders
+        if rel.startswith(("data/", "errors/")):
+            storage.move(storage.join(staging, rel), storage.join(output_dir, rel))
+    storage.delete_dir(staging)
 
     manifest = Manifest(command=command, row_group_size=row_group_size,
                         created_by=f"pairmill {__version__}", extra=extra or {})
-    for task_dir in sorted((out / "data").glob("*")) if (out / "data").exists() else []:
-        files = sorted(task_dir.glob("part-*.parquet"))
-        manifest.tasks[task_dir.name] = [describe_file(out, str(f.relative_to(out))) for f in files]
-    manifest.errors = [describe_file(out, str(f.relative_to(out)))
-                       for f in sorted((out / "errors").glob("part-*.parquet"))]
+    written = [rel for rel in storage.list_files(output_dir)
+               if rel.rsplit("/", 1)[-1].startswith("part-") and rel.endswith(".parquet")]
+    for rel in written:
+        folder, _, _ = rel.rpartition("/")
+        if folder.startswith("data/") and folder.count("/") == 1:
+            manifest.tasks.setdefault(folder[len("data/"):], []).append(
+                describe_file(output_dir, rel))
+        elif folder == "errors":
+            manifest.errors.append(describe_file(output_dir, rel))
     drops = {k.split(":", 1)[1]: v for k, v in sorted(raw.items()) if k.startswith("drop:")}
     manifest.counters = {
         "records_read": raw.get("records_read", 0),
@@ -202,7 +200,7 @@ def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
     }
     if report is not None:  # a command's own report built from its raw counters
         manifest.extra.update(report(raw))
-    write_manifest(out, manifest)
+    write_manifest(output_dir, manifest)
     return manifest
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from ..schemas import load_verified_manifest
+from ..schemas import load_verified_manifest, storage
 from .dataset_sink import exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
 from .sharded_group import DEFAULT_NUM_SHARDS, ShardedGroupByKey
@@ -43,23 +43,25 @@ def dataset_files(dirs: list[str]) -> list[str]:
     files = []
     for folder in dirs:
         manifest = load_verified_manifest(folder)
-        files.extend(str(Path(folder, e.path)) for files_ in manifest.tasks.values()
+        files.extend(storage.join(folder, e.path) for files_ in manifest.tasks.values()
                      for e in files_)
     return sorted(files)
 
 
 def read_pairs(path: str) -> Iterator[dict]:
     """Rows of one Parquet file, a row group at a time (bounded memory)."""
-    parquet = pq.ParquetFile(path)
-    for i in range(parquet.num_row_groups):
-        yield from parquet.read_row_group(i).to_pylist()
+    with storage.open_input(path) as f:
+        parquet = pq.ParquetFile(f)
+        for i in range(parquet.num_row_groups):
+            yield from parquet.read_row_group(i).to_pylist()
 
 
 def read_eval_texts(path: str) -> Iterator[tuple[str, str]]:
     """(eval id, text) from JSON lines (every string field) or Parquet (every string column)."""
-    name = Path(path).name
+    name = path.rstrip("/").rsplit("/", 1)[-1]
     if path.endswith(".parquet"):
-        table = pq.read_table(path)
+        with storage.open_input(path) as f:
+            table = pq.read_table(f)
         cols = [c for c, t in zip(table.column_names, table.schema.types, strict=True)
                 if str(t) in ("string", "large_string")]
         for n, row in enumerate(table.select(cols).to_pylist()):
@@ -67,7 +69,8 @@ def read_eval_texts(path: str) -> Iterator[tuple[str, str]]:
                 if value and value.strip():
                     yield f"{name}:{n}:{col}", value
         return
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with storage.open_input(path) as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f):
             line = line.strip()
             if not line:
@@ -333,14 +336,16 @@ class ApplyVerdicts(beam.DoFn):
 
 def build_dedup(pipeline: beam.Pipeline, inputs: list[str], output_dir: str, threshold: float,
                 num_perm: int, ngram: int, field: str, eval_files: list[str],
-                row_group_size: int, rows_per_file: int) -> None:
+                row_group_size: int, rows_per_file: int,
+                shuffle_shards: int = DEFAULT_NUM_SHARDS) -> None:
     from .dataset_sink import WritePairsDataset
 
     pairs = (pipeline
              | "Files" >> beam.Create(dataset_files(inputs))
              | "Spread" >> beam.Reshuffle()
              | "Read" >> beam.FlatMap(read_pairs))
-    kept, counters = pairs | "Dedup" >> Dedup(threshold, num_perm, ngram, field, eval_files)
+    kept, counters = pairs | "Dedup" >> Dedup(threshold, num_perm, ngram, field, eval_files,
+                                                 shuffle_shards)
     errors = pipeline | "NoErrors" >> beam.Create([])
     _ = {"pairs": kept, "errors": errors, "counters": counters} | "Write" >> WritePairsDataset(
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file,

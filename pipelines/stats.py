@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ..schemas import ManifestError, read_manifest, validate_dataset
+from ..schemas import ManifestError, read_manifest, storage, validate_dataset
 
 
 def dataset_summary(dataset_dir: str) -> dict:
@@ -17,7 +16,7 @@ def dataset_summary(dataset_dir: str) -> dict:
                for task, files in manifest.tasks.items()}
     errors = _column_counts(dataset_dir, manifest.errors, "reason")
     return {
-        "path": str(Path(dataset_dir).resolve()),
+        "path": storage.absolute(dataset_dir),
         "tasks": {t: manifest.rows(t) for t in sorted(manifest.tasks)},
         "languages": {t: dict(sorted(c.items())) for t, c in by_lang.items()},
         "counters": manifest.counters,
@@ -32,7 +31,8 @@ def _column_counts(dataset_dir: str, files, column: str) -> collections.Counter:
     counts = collections.Counter()
     for entry in files:
         try:
-            values = pq.read_table(Path(dataset_dir, entry.path), columns=[column])[column]
+            with storage.open_input(storage.join(dataset_dir, entry.path)) as f:
+                values = pq.read_table(f, columns=[column])[column]
         except (OSError, ValueError, KeyError):
             continue
         counts.update(v if v is not None else "-" for v in values.to_pylist())

@@ -11,10 +11,10 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from . import storage
 from .pairs import REQUIRED_COLUMNS, TASKS
 
 FORMAT = "pairmill/1"
@@ -91,7 +91,7 @@ class ManifestError(ValueError):
 
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with storage.open_input(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -99,25 +99,25 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def describe_file(dataset_dir: str | os.PathLike, rel_path: str) -> FileEntry:
     """FileEntry for a written Parquet file: its row count from the footer and its sha256."""
-    full = Path(dataset_dir, rel_path)
-    return FileEntry(rel_path, pq.ParquetFile(full).metadata.num_rows, file_sha256(full))
+    full = storage.join(dataset_dir, rel_path)
+    with storage.open_input(full) as f:
+        rows = pq.ParquetFile(f).metadata.num_rows
+    return FileEntry(rel_path, rows, file_sha256(full))
 
 
-def write_manifest(dataset_dir: str | os.PathLike, manifest: Manifest) -> Path:
+def write_manifest(dataset_dir: str | os.PathLike, manifest: Manifest) -> str:
     """Write manifest.json atomically (temp file + rename) so a crash never leaves half a file."""
-    path = Path(dataset_dir, MANIFEST_NAME)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    path = storage.join(dataset_dir, MANIFEST_NAME)
+    storage.write_bytes(path, (json.dumps(manifest.to_json(), indent=2) + "\n").encode())
     return path
 
 
 def read_manifest(dataset_dir: str | os.PathLike) -> Manifest:
-    path = Path(dataset_dir, MANIFEST_NAME)
-    if not path.is_file():
+    path = storage.join(dataset_dir, MANIFEST_NAME)
+    if not storage.is_file(path):
         raise ManifestError(f"{dataset_dir}: no {MANIFEST_NAME}; not a pairmill dataset")
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(storage.read_bytes(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: invalid JSON ({exc})") from exc
     return Manifest.from_json(obj)
@@ -145,13 +145,14 @@ def validate_dataset(dataset_dir: str | os.PathLike, check_hashes: bool = True) 
 
 
 def _check_file(dataset_dir, entry: FileEntry, check_hashes: bool, columns) -> list[str]:
-    full = Path(dataset_dir, entry.path)
-    if not full.is_file():
+    full = storage.join(dataset_dir, entry.path)
+    if not storage.is_file(full):
         return [f"{entry.path}: missing"]
     if check_hashes and file_sha256(full) != entry.sha256:
         return [f"{entry.path}: sha256 differs from the manifest (file changed or corrupted)"]
     try:
-        meta = pq.ParquetFile(full).metadata
+        with storage.open_input(full) as f:
+            meta = pq.ParquetFile(f).metadata
     except Exception as exc:  # pyarrow raises several types for damaged footers
         return [f"{entry.path}: unreadable Parquet ({exc})"]
     problems = []

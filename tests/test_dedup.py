@@ -171,10 +171,10 @@ def test_determinism_merge_and_decontamination(tmp_path):
     evals.write_text(json.dumps({"query": "unrelated words", "corpus": " ".join(contaminated)})
                      + "\nnot json, a plain line of text\n")
     outs = []
-    for name in ("o1", "o2"):
+    for name, shards in (("o1", "1024"), ("o2", "3")):  # the shuffle's shape changes nothing
         out = tmp_path / name
         assert main(["dedup", "--input", str(a), str(b), "--output", str(out),
-                     "--decontaminate", str(evals)]) == 0
+                     "--decontaminate", str(evals), "--shuffle-shards", shards]) == 0
         outs.append(out)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.parquet"))
     assert files and all((outs[0] / f).read_bytes() == (outs[1] / f).read_bytes() for f in files)
@@ -200,3 +200,27 @@ def test_empty_input_and_bad_input(tmp_path, capsys):
                  "--num-perm", "100"]) == 2
     with pytest.raises(SystemExit):
         main(["dedup", "--input", str(empty), "--output", "x", "--threshold", "1.5"])
+
+
+def test_inputs_outputs_and_eval_files_may_be_uris(tmp_path, monkeypatch):
+    """Everything goes through pyarrow.fs, as on Dataflow or Spark where the driver and the
+    workers share no disk: a file:// URI must work and must not become a local folder."""
+    rng = random.Random(9)
+    docs = [" ".join(f"u{rng.randint(0, 5000)}" for _ in range(60)) for _ in range(6)]
+    pairs = [_pair("web_title_body", f"page {i}", d) for i, d in enumerate(docs)]
+    pairs.append(_pair("web_title_body", "page 0", docs[0] + " tail"))  # a near duplicate
+    folder = write_dataset(tmp_path / "in", pairs)
+    evals = tmp_path / "evals.jsonl"
+    evals.write_text(json.dumps({"text": docs[3]}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    out_uri = f"file://{tmp_path}/out"
+    assert main(["dedup", "--input", f"file://{folder}", "--output", out_uri,
+                 "--decontaminate", f"file://{evals}"]) == 0
+    assert not (tmp_path / "file:").exists()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["dedup"]["tasks"]["web_title_body"]["removed"] == {
+        "near_duplicate": 1, "decontaminated:evals.jsonl": 1}
+    assert {r["query"] for r in read_rows(tmp_path / "out")} == {
+        "page 0", "page 1", "page 2", "page 4", "page 5"}
+    assert main(["stats", out_uri]) == 0
+    assert not list(tmp_path.glob("out/_staging*")) and not list(tmp_path.rglob("*.tmp"))

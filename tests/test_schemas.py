@@ -119,3 +119,22 @@ def test_bad_manifests_are_errors(tmp_path, content):
 
 def test_missing_manifest(tmp_path):
     assert "no manifest.json" in validate_dataset(tmp_path)[0]
+
+
+def test_storage_paths_and_uris(tmp_path):
+    from pairmill.schemas import storage
+
+    assert storage.join("gs://bucket/run/", "data", "/web/") == "gs://bucket/run/data/web"
+    assert storage.join(str(tmp_path), "a", "b.txt") == str(tmp_path / "a" / "b.txt")
+    uri = f"file://{tmp_path}/d"
+    storage.write_bytes(storage.join(uri, "x", "one.bin"), b"1")
+    storage.write_bytes(storage.join(uri, "two.bin"), b"22")
+    storage.write_bytes(storage.join(uri, "two.bin"), b"333")  # replaced whole
+    assert storage.list_files(uri) == ["two.bin", "x/one.bin"]
+    assert storage.read_bytes(f"{tmp_path}/d/two.bin") == b"333"
+    assert storage.is_dir(uri) and storage.is_file(f"{uri}/two.bin") and not storage.is_file(uri)
+    storage.move(f"{uri}/two.bin", f"{uri}/y/z/two.bin")
+    assert storage.list_files(uri) == ["x/one.bin", "y/z/two.bin"]
+    storage.delete_dir(uri)
+    storage.delete_dir(uri)  # already gone: no error
+    assert storage.list_files(uri) == [] and not storage.exists(uri)
