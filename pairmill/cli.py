@@ -24,7 +24,27 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pipeline_cli.add_commands(commands)
     trainer_cli.add_commands(commands)
+    _add_publish(commands)
     return parser
+
+
+def _add_publish(commands) -> None:
+    publish = commands.add_parser(
+        "publish", help="upload a pairs dataset (or a trained model) to the Hugging Face Hub",
+        description="Builds the repository folder (data files, manifest, card with one config "
+                    "per task) and uploads it with huggingface_hub. The token comes from "
+                    "HF_TOKEN or `hf auth login`.")
+    publish.add_argument("source", metavar="DIR",
+                         help="a pairs dataset, or with --repo-type model a `pairmill train` "
+                              "output folder")
+    publish.add_argument("--repo-id", required=True, metavar="ORG/NAME")
+    publish.add_argument("--repo-type", choices=("dataset", "model"), default="dataset")
+    publish.add_argument("--private", action="store_true", help="create the repository private")
+    publish.add_argument("--license", default="other", dest="license_id",
+                         help="license id for the card (default: other; the sources' licenses "
+                              "apply to their texts)")
+    publish.add_argument("--dry-run", metavar="OUTDIR",
+                         help="write the exact folder that would be uploaded, upload nothing")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in trainer_cli.TRAINER_COMMANDS:
             return trainer_cli.run_command(args, argv)
+        if args.command == "publish":
+            from .publish import publish
+
+            return publish(args.source, args.repo_id, args.repo_type, args.private,
+                           args.dry_run, args.license_id)
         return pipeline_cli.run_command(args, extra, argv)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"pairmill: error: {exc}", file=sys.stderr)

@@ -1,0 +1,254 @@
+"""`pairmill publish`: a pairs dataset or a trained model as a Hugging Face Hub repository.
+
+The folder that would be uploaded is always built first (under --dry-run OUTDIR it is all that
+happens), so what users get from the Hub is exactly what a dry run shows. The upload goes through
+huggingface_hub's API; the token comes from HF_TOKEN or `hf auth login` and is never printed or
+written: pairmill never reads it itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .schemas import TASKS, describe_file, load_verified_manifest, write_manifest
+
+HUB_META = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+
+# pairs are used to train and evaluate sentence embeddings
+TASK_CATEGORIES = ["sentence-similarity", "feature-extraction"]
+
+
+def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_id: str) -> Path:
+    """Copy a verified dataset's Parquet files and write its dataset card into `out_dir`."""
+    manifest = load_verified_manifest(dataset_dir)
+    out = _fresh_folder(out_dir)
+    for task, files in manifest.tasks.items():
+        manifest.tasks[task] = [_hub_copy(dataset_dir, entry.path, out) for entry in files]
+    manifest.errors = []  # dead letters stay with the source dataset
+    manifest.extra["published_from"] = str(Path(dataset_dir).resolve())
+    write_manifest(out, manifest)
+    stats = {task: _length_stats(out, files) for task, files in manifest.tasks.items()}
+    (out / "README.md").write_text(dataset_card(manifest, stats, repo_id, license_id))
+    return out
+
+
+def _hub_copy(dataset_dir: str, rel: str, out: Path):
+    """Copy one Parquet file, with `meta` as a list of {key, value}: `datasets` has no map type
+    and refuses to load a map column (the same data; Arrow stores a map that way)."""
+    table = pq.read_table(Path(dataset_dir, rel))
+    meta = table.schema.field("meta") if "meta" in table.column_names else None
+    if meta is not None and pa.types.is_map(meta.type):
+        table = table.set_column(table.column_names.index("meta"), pa.field("meta", HUB_META),
+                                 table["meta"].cast(HUB_META))
+    target = out / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    row_group = pq.ParquetFile(Path(dataset_dir, rel)).metadata
+    size = max(row_group.row_group(0).num_rows, 1) if row_group.num_row_groups else None
+    pq.write_table(table, target, row_group_size=size, compression="zstd")
+    return describe_file(out, rel)
+
+
+def _fresh_folder(out_dir: str) -> Path:
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out_dir}: exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _length_stats(dataset_dir: str, files) -> dict:
+    """Characters per query and document: mean, median, 95th percentile, and sources."""
+    lengths: dict[str, list[int]] = {"query": [], "document": []}
+    sources: dict[str, int] = {}
+    for entry in files:
+        table = pq.read_table(Path(dataset_dir, entry.path), columns=["query", "document", "source"])
+        for side in lengths:
+            lengths[side].extend(len(t) for t in table[side].to_pylist())
+        for source in table["source"].to_pylist():
+            sources[source] = sources.get(source, 0) + 1
+    out: dict = {"sources": dict(sorted(sources.items()))}
+    for side, values in lengths.items():
+        values.sort()
+        out[side] = ({"mean": round(statistics.fmean(values)), "median": int(statistics.median(values)),
+                      "p95": values[min(len(values) - 1, int(0.95 * len(values)))]}
+                     if values else {"mean": 0, "median": 0, "p95": 0})
+    return out
+
+
+def dataset_card(manifest, stats: dict, repo_id: str, license_id: str) -> str:
+    """README.md with the Hub's YAML header: one config per task, license, task categories."""
+    total = manifest.total_rows
+    header = ["---", f"license: {license_id}", "task_categories:"]
+    header += [f"- {c}" for c in TASK_CATEGORIES]
+    header += ["tags:", "- pairmill", "- text-pairs", "- contrastive-learning",
+               f"size_categories:\n- {_size_category(total)}", "configs:"]
+    for task in sorted(manifest.tasks):
+        header += [f"- config_name: {task}", "  data_files:", "  - split: train",
+                   f"    path: data/{task}/*.parquet"]
+    header.append("---")
+    name = repo_id.rsplit("/", 1)[-1]
+    first = sorted(manifest.tasks)[0] if manifest.tasks else "TASK"
+    lines = [f"# {name}", "",
+             f"{total:,} naturally occurring text pairs for training and evaluating embedding "
+             f"models, mined and deduplicated with pairmill {__version__}. Each task is one "
+             "config:", "", "```python", "from datasets import load_dataset", "",
+             f'pairs = load_dataset("{repo_id}", "{first}")',
+             "```", "",
+             "## Tasks", "",
+             "| config | source family | pairs | sources | query chars (mean / median / p95) "
+             "| document chars (mean / median / p95) |",
+             "|---|---|---|---|---|---|"]
+    for task in sorted(manifest.tasks):
+        s = stats[task]
+        sources = ", ".join(f"{k} ({v:,})" for k, v in s["sources"].items())
+        q, d = s["query"], s["document"]
+        lines.append(f"| `{task}` | {TASKS.get(task, '')} | {manifest.rows(task):,} | {sources} "
+                     f"| {q['mean']} / {q['median']} / {q['p95']} "
+                     f"| {d['mean']} / {d['median']} / {d['p95']} |")
+    lines += ["", "Columns: `id` (a hash of task, query and document), `task`, `query`, "
+              "`document`, `source`, `origin` (where the pair was found), `lang`, `score` and "
+              "`meta` (a list of {key, value}; after dedup, `duplicates` is how many pairs a "
+              "row stood for).", ""]
+    lines += _dedup_section(manifest.extra.get("dedup"))
+    counters = manifest.counters
+    lines += ["## How it was made", "",
+              f"- records read: {counters.get('records_read', 0):,}; pairs kept: "
+              f"{counters.get('pairs_kept', 0):,}; records set aside as unreadable: "
+              f"{counters.get('dead_letters', 0):,}"]
+    drops = {k: v for k, v in counters.get("drops", {}).items() if v}
+    if drops:
+        lines.append("- dropped, by reason: " + ", ".join(
+            f"{k} {v:,}" for k, v in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    lines.append(f"- made by {manifest.created_by or 'pairmill'}; the command:")
+    lines += ["", "```", " ".join(manifest.command) or "(not recorded)", "```", ""]
+    history = manifest.extra.get("history") or []
+    if history:
+        lines += ["Earlier steps:", ""]
+        lines += [f"```\n{' '.join(c)}\n```" for c in history]
+        lines.append("")
+    lines += ["`manifest.json` lists every file with its row count and sha256.", ""]
+    return "\n".join(header) + "\n\n" + "\n".join(lines)
+
+
+def _dedup_section(report: dict | None) -> list[str]:
+    if not report:
+        return ["## Deduplication", "",
+                "Exact duplicates (same task, query and document up to whitespace) removed; no "
+                "near-duplicate pass or decontamination recorded.", ""]
+    lines = ["## Deduplication and decontamination", "",
+             f"MinHash LSH near-duplicate removal within each task: threshold "
+             f"{report['threshold']}, {report['num_perm']} permutations, word {report['ngram']}-"
+             f"grams of the {report['field']} text, {report['bands']} bands × "
+             f"{report['rows_per_band']} rows.", "",
+             "| task | pairs in | pairs out | removed, by reason |", "|---|---|---|---|"]
+    for task, t in report["tasks"].items():
+        removed = ", ".join(f"{k} {v:,}" for k, v in sorted(t["removed"].items())) or "-"
+        lines.append(f"| `{task}` | {t['rows_in']:,} | {t['rows_out']:,} | {removed} |")
+    sizes = report.get("cluster_sizes") or {}
+    if sizes:
+        lines += ["", "Pairs each kept row stood for: " + ", ".join(
+            f"{k}: {v:,}" for k, v in sizes.items())]
+    return [*lines, ""]
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"),
+                        (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")):
+        if n < limit:
+            return name
+    return "n>1B"
+
+
+def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: str) -> Path:
+    """Copy a `pairmill train` model folder and write a model card for sentence-transformers."""
+    source = Path(train_dir)
+    model = source / "model" if (source / "model" / "config.json").exists() else source
+    if not (model / "config.json").exists() or not (model / "modules.json").exists():
+        raise FileNotFoundError(f"{train_dir}: no model saved by `pairmill train` (config.json "
+                                "and modules.json)")
+    out = _fresh_folder(out_dir)
+    shutil.copytree(model, out, dirs_exist_ok=True)
+    info = json.loads((model / "pairmill_model.json").read_text()) \
+        if (model / "pairmill_model.json").exists() else {}
+    extras = {}
+    for name in ("train_config.json", "eval.json"):  # eval.json: `pairmill eval --json > ...`
+        if (source / name).exists():
+            extras[name] = json.loads((source / name).read_text())
+    if (source / "metrics.jsonl").exists():
+        steps = [json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
+                 if line.strip()]
+        if steps:
+            extras["training_curve"] = {"steps": len(steps), "first_loss": steps[0].get("loss"),
+                                        "last_loss": steps[-1].get("loss")}
+    (out / "README.md").write_text(model_card(info, repo_id, license_id, extras))
+    return out
+
+
+def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
+    header = ["---", f"license: {license_id}", "library_name: sentence-transformers",
+              "pipeline_tag: sentence-similarity", "tags:", "- pairmill", "- sentence-transformers",
+              "- feature-extraction"]
+    if info.get("base_model"):
+        header.append(f"base_model: {info['base_model']}")
+    header.append("---")
+    lines = [f"# {repo_id.rsplit('/', 1)[-1]}", "",
+             f"A sentence embedding model trained with pairmill {__version__} (contrastive "
+             f"training on mined text pairs, {info.get('pooling', 'mean')} pooling, "
+             f"max length {info.get('max_length', '?')} tokens).", "",
+             "```python", "from sentence_transformers import SentenceTransformer", "",
+             f'model = SentenceTransformer("{repo_id}")',
+             'embeddings = model.encode(["how do I read a file?", "open() returns a file"])',
+             "```", ""]
+    training = {k: v for k, v in info.items() if k not in ("pooling", "max_length")}
+    training.update({k: v for k, v in extras.items() if k != "eval.json"})
+    if training:
+        lines += ["## Training", "", "```json", json.dumps(training, indent=2), "```", ""]
+    if "eval.json" in extras:
+        lines += ["## Evaluation", "", "```json", json.dumps(extras["eval.json"], indent=2),
+                  "```", ""]
+    return "\n".join(header) + "\n\n" + "\n".join(lines)
+
+
+def upload_folder(folder: Path, repo_id: str, repo_type: str, private: bool) -> str:
+    """Create the repository if needed and upload the folder as one commit; returns its URL."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                                 commit_message=f"Upload with pairmill {__version__}")
+    except LocalTokenNotFoundError as exc:
+        raise ValueError("no Hugging Face token: set HF_TOKEN or run `hf auth login`") from exc
+    except HfHubHTTPError as exc:  # the message names the status, never the token
+        raise ValueError(f"the Hub refused the upload to {repo_id}: {exc}") from exc
+    return getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}"
+
+
+def publish(source: str, repo_id: str, repo_type: str, private: bool, dry_run: str | None,
+            license_id: str) -> int:
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"--repo-id must be ORG/NAME, not {repo_id!r}")
+    build = build_dataset_folder if repo_type == "dataset" else build_model_folder
+    if dry_run:
+        folder = build(source, dry_run, repo_id, license_id)
+        files = sum(1 for p in folder.rglob("*") if p.is_file())
+        print(f"pairmill: dry run: {files} files for {repo_type} {repo_id} in {folder}",
+              file=sys.stderr)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="pairmill-publish-") as tmp:
+        folder = build(source, str(Path(tmp, "repo")), repo_id, license_id)
+        url = upload_folder(folder, repo_id, repo_type, private)
+    print(f"pairmill: published {repo_type} {repo_id}: {url}", file=sys.stderr)
+    return 0
