@@ -186,16 +186,35 @@ def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
     bands = LshBands.for_threshold(args.threshold, args.num_perm)
     return _finish(args, argv, started,
                    report=lambda raw: dedup_report(raw, args.threshold, args.num_perm, args.ngram,
-                                                   args.field, bands))
+                                                   args.field, bands),
+                   history=input_history(args.input))
 
 
-def _finish(args, argv: list[str], started: float, report=None) -> int:
+def input_history(inputs: list[str]) -> list[list[str]]:
+    """The commands that made the input datasets (theirs first), so a dataset card can show
+    every step from the raw dumps."""
+    from ..schemas import read_manifest
+
+    history: list[list[str]] = []
+    for folder in inputs:
+        manifest = read_manifest(folder)
+        for command in [*manifest.extra.get("history", []), manifest.command]:
+            if command and command not in history:
+                history.append(command)
+    return history
+
+
+def _finish(args, argv: list[str], started: float, report=None,
+            history: list[list[str]] | None = None) -> int:
     """Move the staged files into place, write the manifest, print the summary."""
     from .dataset_sink import finalize_dataset
     from .stats import dataset_summary, format_summary
 
-    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size,
-                     extra={"seconds": round(time.time() - started, 1)}, report=report)
+    extra = {"seconds": round(time.time() - started, 1)}
+    if history:
+        extra["history"] = history
+    finalize_dataset(args.output, ["pairmill", *argv], args.row_group_size, extra=extra,
+                     report=report)
     print(format_summary(dataset_summary(args.output)))
     return 0
 

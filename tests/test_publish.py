@@ -53,6 +53,7 @@ def test_dry_run_folder_loads_with_datasets_one_config_per_task(deduped, tmp_pat
     assert "| `web_title_body` | crawl | 40 |" in body
     assert "threshold 0.8" in body and "| `arxiv_title_abstract` | 25 | 25 | - |" in body
     assert "pairmill dedup --input" in body
+    assert "Earlier steps:\n\n```\ntest\n```" in body  # the command that made the input
     assert json.loads((out / "manifest.json").read_text())["tasks"]["web_title_body"]["rows"] == 40
     written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert SECRET.encode() not in written and SECRET not in "".join(capsys.readouterr())
