@@ -51,8 +51,8 @@ def _hub_copy(dataset_dir: str, rel: str, out: Path):
                                  table["meta"].cast(HUB_META))
     target = out / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    row_group = pq.ParquetFile(Path(dataset_dir, rel)).metadata
-    size = max(row_group.row_group(0).num_rows, 1) if row_group.num_row_groups else None
+    source_meta = pq.ParquetFile(Path(dataset_dir, rel)).metadata  # keep the row-group size
+    size = max(source_meta.row_group(0).num_rows, 1) if source_meta.num_row_groups else None
     pq.write_table(table, target, row_group_size=size, compression="zstd")
     return describe_file(out, rel)
 
