@@ -11,12 +11,14 @@ import os
 import sys
 
 from . import __version__
+from .cli_types import non_negative_float, positive_int
 from .pipelines import cli as pipeline_cli
 from .trainer import cli as trainer_cli
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+                 ) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="pairmill",
         description="Mine text and code pairs from public dumps and train embeddings on them.",
         epilog="mine and dedup also accept Beam's flags (--runner, --direct_num_workers, ...).")
@@ -25,7 +27,40 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_cli.add_commands(commands)
     trainer_cli.add_commands(commands)
     _add_publish(commands)
+    _add_run(commands)
     return parser
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run", help="run a whole recipe (mine, dedup, train, eval, publish, report) from a YAML file",
+        description="Runs every stage of a recipe in order. Stages whose outputs are complete and "
+                    "were made by the same command from the same inputs are skipped, so running "
+                    "it again after a failure continues where it stopped.")
+    run.add_argument("recipe", metavar="RECIPE.yaml")
+    run.add_argument("--output", default=None, help="run folder (default: the recipe's `output`)")
+    run.add_argument("--redo", nargs="+", default=[], metavar="STAGE",
+                     help="run these stages again even if complete (and what depends on them)")
+    run.add_argument("--plan", action="store_true",
+                     help="print the stages and whether each would run, run nothing")
+
+    demo = commands.add_parser(
+        "demo", help="the bundled recipe: mine code on this machine, dedup, train, eval, report")
+    demo.add_argument("--output", default="demo-output", help="run folder (default demo-output)")
+    demo.add_argument("--budget-mb", type=positive_int, default=40,
+                      help="MB of Python source to mine from site-packages (default 40)")
+
+    report = commands.add_parser(
+        "report", help="an HTML page with charts for a dataset, a training run or a whole run",
+        description="Writes OUTPUT/index.html (self-contained: charts are embedded) and the "
+                    "charts as PNG files.")
+    report.add_argument("source", metavar="DIR",
+                        help="a pairs dataset, a `pairmill train` folder or a `pairmill run` folder")
+    report.add_argument("--output", default=None, help="folder to write (default: DIR/report)")
+    report.add_argument("--alpha", type=non_negative_float, nargs="+", default=[0.0, 0.5, 1.0],
+                        help="mixture exponents to show task probabilities for (0 0.5 1)")
+    report.add_argument("--sample-rows", type=positive_int, default=100_000,
+                        help="rows per task read for the length charts (100000)")
 
 
 def _add_publish(commands) -> None:
@@ -45,6 +80,9 @@ def _add_publish(commands) -> None:
                               "apply to their texts)")
     publish.add_argument("--dry-run", metavar="OUTDIR",
                          help="write the exact folder that would be uploaded, upload nothing")
+    publish.add_argument("--eval", metavar="FILE", dest="eval_report",
+                         help="with --repo-type model: a `pairmill eval --output` report for the "
+                              "card (default: DIR/eval.json when present)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,11 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in trainer_cli.TRAINER_COMMANDS:
             return trainer_cli.run_command(args, argv)
+        if args.command in ("run", "demo"):
+            from .run import run_command, run_demo
+
+            if args.command == "demo":
+                return run_demo(args.output, args.budget_mb)
+            return run_command(args.recipe, args.output, args.redo, args.plan)
+        if args.command == "report":
+            from .report import write_report
+
+            print(write_report(args.source, args.output, args.alpha, args.sample_rows))
+            return 0
         if args.command == "publish":
             from .publish import publish
 
             return publish(args.source, args.repo_id, args.repo_type, args.private,
-                           args.dry_run, args.license_id)
+                           args.dry_run, args.license_id, args.eval_report)
         return pipeline_cli.run_command(args, extra, argv)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"pairmill: error: {exc}", file=sys.stderr)

@@ -169,7 +169,8 @@ def _size_category(n: int) -> str:
     return "n>1B"
 
 
-def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: str) -> Path:
+def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: str,
+                       eval_report: str | None = None) -> Path:
     """Copy a `pairmill train` model folder and write a model card for sentence-transformers."""
     source = Path(train_dir)
     model = source / "model" if (source / "model" / "config.json").exists() else source
@@ -181,9 +182,11 @@ def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: s
     info = json.loads((model / "pairmill_model.json").read_text()) \
         if (model / "pairmill_model.json").exists() else {}
     extras = {}
-    for name in ("train_config.json", "eval.json"):  # eval.json: `pairmill eval --json > ...`
+    for name in ("train_config.json", "eval.json"):  # eval.json: `pairmill eval --output ...`
         if (source / name).exists():
             extras[name] = json.loads((source / name).read_text())
+    if eval_report:
+        extras["eval.json"] = json.loads(Path(eval_report).read_text())
     if (source / "metrics.jsonl").exists():
         steps = [json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
                  if line.strip()]
@@ -237,10 +240,18 @@ def upload_folder(folder: Path, repo_id: str, repo_type: str, private: bool) -> 
 
 
 def publish(source: str, repo_id: str, repo_type: str, private: bool, dry_run: str | None,
-            license_id: str) -> int:
+            license_id: str, eval_report: str | None = None) -> int:
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"--repo-id must be ORG/NAME, not {repo_id!r}")
-    build = build_dataset_folder if repo_type == "dataset" else build_model_folder
+    if eval_report and repo_type != "model":
+        raise ValueError("--eval goes with --repo-type model")
+    if eval_report and not Path(eval_report).is_file():
+        raise FileNotFoundError(f"{eval_report}: no such file")
+    if repo_type == "dataset":
+        build = build_dataset_folder
+    else:
+        def build(src, out, repo, license_):
+            return build_model_folder(src, out, repo, license_, eval_report)
     if dry_run:
         folder = build(source, dry_run, repo_id, license_id)
         files = sum(1 for p in folder.rglob("*") if p.is_file())

@@ -25,7 +25,7 @@ def _add_dataset_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands) -> None:
-    """The Beam-backed commands: mine, dedup, stats, demo."""
+    """The Beam-backed commands: mine, dedup, stats."""
     mine = commands.add_parser("mine", help="extract pairs from a source into a pairs dataset")
     sources = mine.add_subparsers(dest="source", required=True, metavar="SOURCE")
     code = sources.add_parser("code", help="(docstring, code) pairs from source trees",
@@ -67,17 +67,13 @@ def add_commands(commands) -> None:
                             "(pairs x bands / shards) entries of one, so raise it for billions "
                             "of pairs (1024)")
     dedup.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
-                       help="JSON lines or Parquet files of evaluation texts")
+                       help="evaluation texts: JSON lines or Parquet files, or pairs datasets "
+                            "(their queries and documents)")
     _add_dataset_flags(dedup)
 
     stats = commands.add_parser("stats", help="summary of a pairs dataset")
     stats.add_argument("dataset", metavar="DIR")
     stats.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-    demo = commands.add_parser("demo", help="mine code pairs from this machine, end to end")
-    demo.add_argument("--output", default="demo-output/pairs")
-    demo.add_argument("--budget-mb", type=_positive_int, default=40,
-                      help="MB of Python source to mine from site-packages (default 40)")
 
 
 BEAM_COMMANDS = ("mine", "dedup")
@@ -105,11 +101,7 @@ def run_command(args, extra: list[str], argv: list[str]) -> int:
         return _mine(args, extra, argv)
     if args.command == "dedup":
         return _dedup(args, extra, argv)
-    if args.command == "stats":
-        return _stats(args)
-    from .demo import run_demo
-
-    return run_demo(args.output, args.budget_mb)
+    return _stats(args)
 
 
 def _mine(args, beam_args: list[str], argv: list[str]) -> int:
@@ -171,8 +163,10 @@ def _dedup(args, beam_args: list[str], argv: list[str]) -> int:
             raise FileNotFoundError(f"{folder}: no such directory")
     dataset_files(args.input)  # refuses damaged datasets before any work starts
     for path in args.decontaminate:
-        if not storage.is_file(path):
-            raise FileNotFoundError(f"{path}: no such file")
+        if storage.is_dir(path):
+            dataset_files([path])
+        elif not storage.is_file(path):
+            raise FileNotFoundError(f"{path}: no such file or dataset")
     if storage.absolute(args.output) in {storage.absolute(d) for d in args.input}:
         raise ValueError("--output must not be one of the --input datasets")
     prepare_output(args.output, args.overwrite)

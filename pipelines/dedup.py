@@ -56,18 +56,35 @@ def read_pairs(path: str) -> Iterator[dict]:
             yield from parquet.read_row_group(i).to_pylist()
 
 
-def read_eval_texts(path: str) -> Iterator[tuple[str, str]]:
-    """(eval id, text) from JSON lines (every string field) or Parquet (every string column)."""
-    name = path.rstrip("/").rsplit("/", 1)[-1]
+def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
+    """(file, label) for every evaluation input: a file is labelled by its name; a pairs dataset
+    folder is expanded into its verified Parquet files, labelled by the folder's name."""
+    sources = []
+    for path in paths:
+        if storage.is_dir(path):
+            label = path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")
+            sources.extend((f, label) for f in dataset_files([path]))
+        else:
+            sources.append((path, path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")))
+    return sorted(sources)
+
+
+def read_eval_texts(source: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """(eval id, text) from JSON lines (every string field) or Parquet (every string column; only
+    `query` and `document` of a pairs dataset's files, whose ids and origins are not texts)."""
+    path, name = source
+    here = format(zlib.crc32(path.encode()), "08x")  # eval ids must be unique across files
     if path.endswith(".parquet"):
         with storage.open_input(path) as f:
             table = pq.read_table(f)
+        if {"query", "document", "origin"} <= set(table.column_names):
+            table = table.select(["query", "document"])
         cols = [c for c, t in zip(table.column_names, table.schema.types, strict=True)
                 if str(t) in ("string", "large_string")]
         for n, row in enumerate(table.select(cols).to_pylist()):
             for col, value in row.items():
                 if value and value.strip():
-                    yield f"{name}:{n}:{col}", value
+                    yield f"{name}:{here}/{n}:{col}", value
         return
     with storage.open_input(path) as raw, \
             io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as f:
@@ -82,7 +99,7 @@ def read_eval_texts(path: str) -> Iterator[tuple[str, str]]:
             values = obj.items() if isinstance(obj, dict) else [("text", obj)]
             for key, value in values:
                 if isinstance(value, str) and value.strip():
-                    yield f"{name}:{n + 1}:{key}", value
+                    yield f"{name}:{here}/{n + 1}:{key}", value
 
 
 def quality(pair: dict) -> float:
@@ -251,7 +268,7 @@ class Dedup(beam.PTransform):
         signed = sketches
         if decon:
             evals = (pairs.pipeline
-                     | "EvalFiles" >> beam.Create(sorted(self._eval_files))
+                     | "EvalFiles" >> beam.Create(eval_sources(self._eval_files))
                      | "EvalTexts" >> beam.FlatMap(read_eval_texts)
                      | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                      | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram,

@@ -186,6 +186,25 @@ def test_determinism_merge_and_decontamination(tmp_path):
     assert "paper 5" not in kept and "paper 4" in kept and len(kept) == 39
 
 
+def test_a_pairs_dataset_decontaminates_by_its_queries_and_documents(tmp_path):
+    """A held-out pairs dataset can be passed as it is: both of its tasks' files (same file
+    names) count, and the counter is named after the folder."""
+    rng = random.Random(5)
+    docs = [" ".join(f"h{rng.randint(0, 5000)}" for _ in range(60)) for _ in range(10)]
+    train = write_dataset(tmp_path / "train", [_pair("web_title_body", f"page {i}", d)
+                                               for i, d in enumerate(docs)])
+    heldout = write_dataset(tmp_path / "heldout", [
+        _pair("arxiv_title_abstract", "a paper", docs[2]),
+        _pair("reddit_title_body", docs[7], "a body that matches nothing in the training set")])
+    out = tmp_path / "out"
+    assert main(["dedup", "--input", str(train), "--output", str(out),
+                 "--decontaminate", str(heldout)]) == 0
+    report = json.loads((out / "manifest.json").read_text())["dedup"]["tasks"]
+    assert report["web_title_body"]["removed"] == {"decontaminated:heldout": 2}
+    assert {r["query"] for r in read_rows(out)} == {f"page {i}" for i in range(10)} - {
+        "page 2", "page 7"}
+
+
 def test_empty_input_and_bad_input(tmp_path, capsys):
     empty = write_dataset(tmp_path / "empty", [])
     out = tmp_path / "out"

@@ -87,6 +87,8 @@ def add_commands(commands) -> None:
     evaluate.add_argument("--seed", type=non_negative_int, default=0)
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--output", metavar="FILE", default=None,
+                          help="also write the report as JSON to FILE (a model card reads it)")
 
 
 def run_command(args, argv: list[str]) -> int:
@@ -119,4 +121,8 @@ def run_command(args, argv: list[str]) -> int:
     report = evaluate(args.model or default_model_path(), args.data, args.candidates, args.max_pairs,
                       args.max_length, args.seed, args.device)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.output:
+        from ..schemas import storage
+
+        storage.write_bytes(args.output, (json.dumps(report, indent=2) + "\n").encode())
     return 0

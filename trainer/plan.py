@@ -41,6 +41,13 @@ def _stable_int(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def task_probabilities(rows: dict[str, int], alpha: float) -> dict[str, float]:
+    """p_i = n_i^α / Σ_j n_j^α over the tasks, in name order (GTE §3.4)."""
+    tasks = sorted(rows)
+    weights = np.array([float(rows[t]) ** alpha for t in tasks], dtype=np.float64)
+    return dict(zip(tasks, (weights / weights.sum()).tolist(), strict=True))
+
+
 class MixturePlan:
     """Task per step with p_i ∝ n_i^α, whole global batches from one task, exact cursors."""
 
@@ -63,9 +70,8 @@ class MixturePlan:
         self.alpha = float(alpha)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
-        weights = np.array([self.rows[t] ** self.alpha for t in self.tasks], dtype=np.float64)
-        self.probabilities = dict(zip(self.tasks, (weights / weights.sum()).tolist(), strict=True))
-        self._p = weights / weights.sum()
+        self.probabilities = task_probabilities(self.rows, self.alpha)
+        self._p = np.array([self.probabilities[t] for t in self.tasks], dtype=np.float64)
         self._blocks: dict[int, np.ndarray] = {}
         self._epochs: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
 

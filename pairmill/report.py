@@ -1,0 +1,233 @@
+"""`pairmill report DIR`: one self-contained HTML page (charts embedded) plus the charts as PNGs.
+
+DIR may be a pairs dataset, a `pairmill train` folder, or a `pairmill run` folder (its deduped
+dataset, the mined datasets it came from, the training run and the before/after evaluation).
+Everything is read from manifests, Parquet columns and metrics.jsonl: a report never changes
+what it describes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .pipelines.stats import dataset_summary
+from .schemas import read_manifest, storage
+from .trainer.plan import task_probabilities
+
+
+def task_lengths(folder: str, sample_rows: int) -> dict[str, dict[str, np.ndarray]]:
+    """Characters per query and document, per task, from the first `sample_rows` rows."""
+    manifest = read_manifest(folder)
+    out = {}
+    for task, files in sorted(manifest.tasks.items()):
+        sides: dict[str, list[np.ndarray]] = {"query": [], "document": []}
+        taken = 0
+        for entry in files:
+            if taken >= sample_rows:
+                break
+            with storage.open_input(storage.join(folder, entry.path)) as f:
+                table = pq.read_table(f, columns=["query", "document"]).slice(0, sample_rows - taken)
+            taken += table.num_rows
+            for side in sides:
+                sides[side].append(pc.utf8_length(table[side]).to_numpy(zero_copy_only=False))
+        out[task] = {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in sides.items()}
+    return out
+
+
+def read_metrics(train_dir: Path) -> list[dict]:
+    """metrics.jsonl, skipping a half-written last line of a killed run."""
+    path = train_dir / "metrics.jsonl"
+    steps = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                steps.append(json.loads(line))
+            except ValueError:
+                continue
+    return steps
+
+
+class _Page:
+    """Sections of HTML with their charts, also kept as PNG files."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.parts: list[str] = []
+        self.charts: dict[str, bytes] = {}
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def text(self, text: str) -> None:
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def chart(self, name: str, png: bytes, alt: str) -> None:
+        self.charts[name] = png
+        data = base64.b64encode(png).decode()
+        self.parts.append(f'<figure><img src="data:image/png;base64,{data}" '
+                          f'alt="{html.escape(alt)}"><figcaption>{html.escape(name)}.png'
+                          f"</figcaption></figure>")
+
+    def table(self, header: list[str], rows: list[list]) -> None:
+        cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>"
+                       for row in rows)
+        self.parts.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>")
+
+    def html(self) -> str:
+        style = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}"
+                 "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;"
+                 "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+                 "figure{margin:1em 0}img{max-width:100%}figcaption{color:#888;font-size:small}")
+        return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>"
+                f"{html.escape(self.title)}</title><style>{style}</style></head><body>"
+                f"<h1>{html.escape(self.title)}</h1>{''.join(self.parts)}</body></html>\n")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def dataset_section(page: _Page, folder: str, alphas: list[float], sample_rows: int,
+                    mined: list[str] = ()) -> None:
+    from . import report_charts as charts
+
+    summary = dataset_summary(folder)
+    tasks = summary["tasks"]
+    page.heading(f"Dataset {folder}")
+    if summary["problems"]:
+        page.text("PROBLEMS: the dataset does not match its manifest: "
+                  + "; ".join(summary["problems"]))
+    if not tasks:
+        page.text("The dataset holds no pairs.")
+        return
+    lengths = task_lengths(folder, sample_rows)
+    page.table(["task", "pairs", "query chars (median / p95)", "document chars (median / p95)"],
+               [[t, n, _median_p95(lengths[t]["query"]), _median_p95(lengths[t]["document"])]
+                for t, n in tasks.items()])
+    page.chart("pairs_per_task", charts.horizontal_bars(tasks, "pairs per task", "pairs"),
+               "pairs per task")
+    page.chart("lengths", charts.length_histograms(lengths),
+               f"length distributions (first {sample_rows:,} rows per task)")
+    drops: dict[str, int] = {}
+    for source in [*mined, folder]:
+        manifest = read_manifest(source)
+        for reason, n in manifest.counters.get("drops", {}).items():
+            if n:
+                drops[reason] = drops.get(reason, 0) + n
+    for reason, n in summary["dead_letters"].items():
+        drops[f"dead letter: {reason}"] = n
+    if drops:
+        page.chart("drops", charts.horizontal_bars(drops, "records dropped, per reason", "records",
+                                                   log=max(drops.values()) > 50 * min(drops.values())),
+                   "drops per reason")
+    dedup = summary.get("dedup")
+    if dedup:
+        page.text(f"Dedup: Jaccard threshold {dedup['threshold']}, {dedup['num_perm']} "
+                  f"permutations, {dedup['bands']} bands of {dedup['rows_per_band']} rows, "
+                  f"{dedup['ngram']}-word shingles of the {dedup['field']}.")
+        page.table(["task", "rows in", "rows out", "removed"],
+                   [[t, e["rows_in"], e["rows_out"],
+                     ", ".join(f"{r}: {n:,}" for r, n in sorted(e["removed"].items())) or "-"]
+                    for t, e in dedup["tasks"].items()])
+        if dedup["cluster_sizes"]:
+            page.chart("dedup_clusters", charts.cluster_sizes(dedup["cluster_sizes"]),
+                       "dedup cluster sizes")
+    probabilities = {a: task_probabilities(tasks, a) for a in alphas}
+    page.table(["task", *(f"p at α = {a:g}" for a in sorted(alphas))],
+               [[t, *(probabilities[a][t] for a in sorted(alphas))] for t in tasks])
+    page.chart("mixture", charts.mixture(probabilities), "mixture probabilities")
+
+
+def _median_p95(values: np.ndarray) -> str:
+    if not len(values):
+        return "-"
+    return f"{int(np.median(values)):,} / {int(np.percentile(values, 95)):,}"
+
+
+def training_section(page: _Page, train_dir: Path) -> None:
+    from . import report_charts as charts
+
+    steps = read_metrics(train_dir)
+    page.heading(f"Training {train_dir}")
+    config_path = train_dir / "train_config.json"
+    if config_path.is_file():
+        config = json.loads(config_path.read_text())
+        keys = ("model", "loss", "alpha", "batch_size", "steps", "lr", "max_length", "world_size",
+                "bf16")
+        page.table(["setting", "value"], [[k, str(config[k])] for k in keys if k in config])
+    if not steps:
+        page.text("No steps recorded yet (metrics.jsonl is empty).")
+        return
+    last = steps[-1]
+    page.table(["steps done", "first loss", "last loss", "median pairs/s", "median tokens/s",
+                "peak memory MB"],
+               [[last["step"], float(steps[0]["loss"]), float(last["loss"]),
+                 float(np.median([s.get("pairs_per_s", 0) for s in steps])),
+                 float(np.median([s.get("tokens_per_s", 0) for s in steps])),
+                 float(max(s.get("peak_memory_mb", 0) for s in steps))]])
+    loss_png, throughput_png = charts.training_curves(steps)
+    page.chart("loss", loss_png, "training loss")
+    page.chart("throughput", throughput_png, "throughput")
+
+
+def eval_section(page: _Page, reports: dict[str, dict]) -> None:
+    page.heading("Retrieval evaluation")
+    metrics = list(next(iter(reports.values()))["mean"])
+    rows = []
+    for name, report in reports.items():
+        for task, row in report["tasks"].items():
+            rows.append([f"{name}: {task}", row["pairs"], *(float(row[m]) for m in metrics)])
+    page.table(["model: task", "pairs", *metrics], rows)
+
+
+def write_report(source: str, output: str | None, alphas: list[float], sample_rows: int) -> str:
+    """Write OUTPUT/index.html and OUTPUT/*.png; returns the HTML file's path."""
+    root = Path(source)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{source}: no such directory")
+    out = Path(output) if output else root / "report"
+    page = _Page(f"pairmill report: {root.resolve().name}")
+    mined = sorted(p for p in (root / "mined").glob("*") if (p / "manifest.json").is_file())
+    if (root / "manifest.json").is_file():
+        dataset_section(page, str(root), alphas, sample_rows)
+    elif (root / "pairs" / "manifest.json").is_file() or mined:
+        main_dataset = root / "pairs" if (root / "pairs" / "manifest.json").is_file() else mined[0]
+        if mined:
+            page.heading("Mined datasets")
+            page.table(["dataset", "records read", "pairs kept", "dead letters", "tasks"],
+                       [[p.name, *_mined_row(p)] for p in mined])
+        dataset_section(page, str(main_dataset), alphas, sample_rows,
+                        [str(p) for p in mined if p != main_dataset])
+    train_dir = root if (root / "train_config.json").is_file() else root / "train"
+    if (train_dir / "train_config.json").is_file():
+        training_section(page, train_dir)
+    reports = {name: json.loads((root / "eval" / f"{name}.json").read_text())
+               for name in ("before", "after") if (root / "eval" / f"{name}.json").is_file()}
+    if reports:
+        eval_section(page, reports)
+    if not page.parts:
+        raise ValueError(f"{source}: neither a pairs dataset, a training folder nor a run folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, png in page.charts.items():
+        storage.write_bytes(str(out / f"{name}.png"), png)
+    storage.write_bytes(str(out / "index.html"), page.html().encode())
+    return str(out / "index.html")
+
+
+def _mined_row(folder: Path) -> list:
+    manifest = read_manifest(folder)
+    counters = manifest.counters
+    return [counters.get("records_read", 0), counters.get("pairs_kept", manifest.total_rows),
+            counters.get("dead_letters", 0), ", ".join(sorted(manifest.tasks)) or "-"]

@@ -1,0 +1,190 @@
+"""`pairmill run RECIPE.yaml`: every stage from raw source trees to the report, skipping complete
+stages, rerunning what changed and what depends on it, resuming a stopped training run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sysconfig
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from pairmill.cli import main
+from pairmill.recipe import RecipeError, load_recipe
+from pairmill.schemas import validate_dataset
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+STAGES = ["mine-code", "mine-heldout", "dedup", "train", "eval-before", "eval-after",
+          "publish-dataset", "publish-model", "report"]
+
+
+def _recipe(tmp_path: Path, model: Path, **train) -> dict:
+    heldout = tmp_path / "heldout-src"
+    if not heldout.exists():  # held-out code plus one file the training set also holds
+        shutil.copytree(STDLIB / "json", heldout / "json")
+        shutil.copy(STDLIB / "email" / "quoprimime.py", heldout / "quoprimime.py")
+    return {
+        "output": str(tmp_path / "run"),
+        "sources": {
+            "code": {"source": "code", "input": [str(STDLIB / p) for p in ("email", "http")],
+                     "languages": "python"},
+            "heldout": {"source": "code", "input": [str(heldout)], "languages": "python"},
+        },
+        "dedup": {"decontaminate": ["heldout"], "threshold": 0.8},
+        "train": {"model": str(model), "steps": 4, "batch-size": 8, "max-length": 32, "lr": 1e-3,
+                  "checkpoint-every": 2, "device": "cpu", "no-progress": True, **train},
+        "eval": {"data": ["heldout"], "max-pairs": 15, "max-length": 32, "device": "cpu"},
+        "publish": {"dataset": {"repo-id": "org/pairs", "license": "mit"},
+                    "model": {"repo-id": "org/model"}, "dry-run": True},
+        "report": True,
+    }
+
+
+def _write(tmp_path: Path, recipe: dict) -> str:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return str(path)
+
+
+def _plan(capsys, recipe_file: str) -> dict[str, str]:
+    capsys.readouterr()
+    assert main(["run", recipe_file, "--plan"]) == 0
+    lines = [line.split() for line in capsys.readouterr().err.splitlines()[1:]]
+    return {words[1]: words[2] for words in lines if len(words) > 2 and words[0].endswith(".")}
+
+
+def test_a_recipe_runs_every_stage_then_skips_what_is_complete(tmp_path, tiny_model, capsys):
+    recipe_file = _write(tmp_path, _recipe(tmp_path, tiny_model))
+    run = tmp_path / "run"
+    assert main(["run", recipe_file]) == 0
+    out = capsys.readouterr()
+    assert "before -> after training" in out.out and "mrr@10" in out.out
+    for name in ("mined/code", "mined/heldout", "pairs"):
+        assert validate_dataset(run / name) == []
+    dedup = json.loads((run / "pairs" / "manifest.json").read_text())
+    removed = dedup["dedup"]["tasks"]["code_docstring_code"]["removed"]
+    assert removed.get("decontaminated:heldout", 0) > 0  # the shared file's functions
+    assert ["pairmill", "mine", "code"] == dedup["history"][0][:3]
+    assert (run / "train" / "model" / "model.safetensors").is_file()
+    before = json.loads((run / "eval" / "before.json").read_text())
+    after = json.loads((run / "eval" / "after.json").read_text())
+    assert before["model"] == str(tiny_model) and after["model"].endswith("train/model")
+    assert set(after["tasks"]) == {"code_docstring_code"} and after["tasks"]["code_docstring_code"][
+        "pairs"] == 15
+    card = (run / "publish" / "dataset" / "README.md").read_text()
+    assert "license: mit" in card and "config_name: code_docstring_code" in card
+    model_card = (run / "publish" / "model" / "README.md").read_text()
+    assert "## Evaluation" in model_card and f'{after["mean"]["mrr@10"]}' in model_card
+    page = (run / "report" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(list((run / "report").glob("*.png"))) >= 6
+    state = json.loads((run / "run.json").read_text())["stages"]
+    assert list(state) == STAGES and all(s["done"] for s in state.values())
+
+    # a second run changes nothing: every stage is complete, made by the same command
+    model_file = run / "train" / "model" / "model.safetensors"
+    stamp = model_file.stat().st_mtime_ns
+    assert _plan(capsys, recipe_file) == dict.fromkeys(STAGES, "skip")
+    assert main(["run", recipe_file]) == 0
+    assert model_file.stat().st_mtime_ns == stamp
+
+    # another setting reruns that stage and what depends on it, nothing else
+    changed = _write(tmp_path, _recipe(tmp_path, tiny_model, steps=6))
+    assert _plan(capsys, changed) == {
+        "mine-code": "skip", "mine-heldout": "skip", "dedup": "skip", "train": "run",
+        "eval-before": "skip", "eval-after": "run", "publish-dataset": "skip",
+        "publish-model": "run", "report": "run"}
+
+    # a damaged output is not complete: the stage and everything downstream run again
+    part = next((run / "pairs" / "data").rglob("*.parquet"))
+    part.write_bytes(part.read_bytes()[:-100])
+    plan = _plan(capsys, recipe_file)
+    assert plan["mine-code"] == "skip" and plan["dedup"] == "run" and plan["train"] == "run"
+    assert plan["eval-before"] == "skip"
+    assert _plan(capsys, recipe_file) == plan  # planning reads, never writes
+    capsys.readouterr()
+    assert main(["run", recipe_file, "--redo", "mine-heldout", "--plan"]) == 0
+    assert "mine-heldout     run" in capsys.readouterr().err
+
+
+def test_a_stopped_training_stage_resumes_from_its_checkpoint(tmp_path, tiny_model, capsys):
+    recipe = _recipe(tmp_path, tiny_model, **{"stop-after": 2})
+    del recipe["publish"], recipe["dedup"]
+    recipe["report"] = False
+    recipe_file = _write(tmp_path, recipe)
+    assert main(["run", recipe_file]) == 1  # training stops after 2 of 4 steps
+    assert "train stopped before its output was complete" in capsys.readouterr().err
+    state = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]
+    assert state["mine-code"]["done"] and not state["train"]["done"]
+    assert _plan(capsys, recipe_file) == {"mine-code": "skip", "mine-heldout": "skip",
+                                          "train": "resume", "eval-before": "run",
+                                          "eval-after": "run"}
+    assert main(["run", recipe_file]) == 0
+    assert "resuming" in capsys.readouterr().err
+    steps = [json.loads(line)["step"]
+             for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    # the held-out source is not trained on: train reads only the other source's dataset
+    config = json.loads((tmp_path / "run" / "train" / "train_config.json").read_text())
+    assert config["data"] == [str(tmp_path / "run" / "mined" / "code")]
+    rows = pq.read_table(next((tmp_path / "run" / "mined" / "code").rglob("*.parquet")))
+    assert rows.num_rows >= 8
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": 1}, "unknown section(s) colour"),
+    ({"train": {"batchsize": 8}}, "unknown key `batchsize` for `pairmill train`"),
+    ({"train": {"output": "x"}}, "`output` is set by the run"),
+    ({"train": {"steps": "many"}}, "'many' is not a whole number"),
+    ({"sources": {"a": {"source": "ftp", "input": ["x"]}}}, "unknown source 'ftp'"),
+    ({"sources": {"a": {"input": ["x"]}}}, "needs `source:`"),
+    ({"sources": {"a": {"source": "crawl", "discover": "stdlib"}}}, "`discover` is for code"),
+    ({"sources": {}}, "must name at least one source"),
+    ({"publish": {"model": {"repo-id": "o/m"}}, "train": None}, "needs a `train` section"),
+    ({"eval": {"data": ["code"]}, "dedup": None}, "nothing is left to train on"),
+])
+def test_recipe_mistakes_are_refused_before_anything_runs(tmp_path, change, message):
+    recipe = {"output": str(tmp_path / "run"),
+              "sources": {"code": {"source": "code", "input": [str(tmp_path)]}},
+              "dedup": {}, "train": {"steps": 2}}
+    recipe.update(change)
+    recipe = {k: v for k, v in recipe.items() if v is not None}
+    with pytest.raises(RecipeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_recipe(recipe)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_recipe_files_give_one_line_and_exit_2(tmp_path, capsys):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources: [unclosed\n")
+    assert main(["run", str(broken)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such recipe file" in capsys.readouterr().err
+    good = _write(tmp_path, {"output": str(tmp_path / "run"),
+                             "sources": {"code": {"source": "code", "input": [str(tmp_path)]}}})
+    assert main(["run", good, "--redo", "train"]) == 2
+    assert "--redo: no stage train" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_bundled_demo_recipe_finds_its_inputs_on_this_machine(tmp_path):
+    from importlib import resources
+
+    from pairmill.run import read_recipe_file
+
+    raw = read_recipe_file(str(resources.files("pairmill") / "recipes" / "demo.yaml"))
+    raw["sources"]["code"]["budget-mb"] = 1
+    recipe = load_recipe(raw, str(tmp_path / "demo"))
+    assert [s.name for s in recipe.stages] == ["mine-code", "mine-heldout", "dedup", "train",
+                                               "eval-before", "eval-after", "report"]
+    mine = recipe.stage("mine-code").argv
+    inputs = mine[mine.index("--input") + 1:mine.index("--output")]
+    assert inputs and all(Path(p).exists() for p in inputs)
+    assert recipe.stage("mine-heldout").argv[recipe.stage("mine-heldout").argv.index("--input") + 1
+                                             ] == str(STDLIB)
+    dedup = recipe.stage("dedup").argv
+    assert dedup[dedup.index("--decontaminate") + 1] == str(tmp_path / "demo" / "mined" / "heldout")
+    assert "--device" in recipe.stage("train").argv  # the demo never needs a GPU
