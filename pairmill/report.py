@@ -129,6 +129,8 @@ def dataset_section(page: _Page, folder: str, alphas: list[float], sample_rows: 
     for reason, n in summary["dead_letters"].items():
         drops[f"dead letter: {reason}"] = n
     if drops:
+        page.table(["dropped because", "records"],
+                   [[r, n] for r, n in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))])
         page.chart("drops", charts.horizontal_bars(drops, "records dropped, per reason", "records",
                                                    log=max(drops.values()) > 50 * min(drops.values())),
                    "drops per reason")

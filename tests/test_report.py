@@ -71,6 +71,8 @@ def test_dataset_report_figures(tmp_path, capsys):
     assert _cells(page, "arxiv_title_abstract")[0] == "400"
     # mixture: 100 and 400 rows -> uniform, 1/3 : 2/3 at α = 0.5, proportional at α = 1
     assert _cells(page, "web_title_body", nth=2) == ["0.5000", "0.3333", "0.2000"]
+    assert _cells(page, "undocumented") == ["40"] and _cells(page, "dead letter: invalid_xml") == ["2"]
+    assert "<td>unused</td>" not in page  # a zero counter is not a reason anything was dropped
     assert "near_duplicate: 10" in page and "Jaccard threshold 0.8" in page
     charts = sorted(p.stem for p in out.glob("*.png"))
     assert charts == ["dedup_clusters", "drops", "lengths", "mixture", "pairs_per_task"]

@@ -188,3 +188,66 @@ def test_the_bundled_demo_recipe_finds_its_inputs_on_this_machine(tmp_path):
     dedup = recipe.stage("dedup").argv
     assert dedup[dedup.index("--decontaminate") + 1] == str(tmp_path / "demo" / "mined" / "heldout")
     assert "--device" in recipe.stage("train").argv  # the demo never needs a GPU
+
+
+def test_an_uploaded_stage_is_not_uploaded_again(tmp_path, source_tree, monkeypatch, capsys):
+    """Publishing without dry-run goes through huggingface_hub once; a rerun of a complete
+    recipe must not push a second commit."""
+    import pairmill.publish
+
+    uploads = []
+
+    def fake_upload(folder, repo_id, repo_type, private):
+        uploads.append((repo_id, repo_type, private, sorted(p.name for p in folder.iterdir())))
+        return f"https://huggingface.co/datasets/{repo_id}/commit/1"
+
+    monkeypatch.setattr(pairmill.publish, "upload_folder", fake_upload)
+    recipe_file = _write(tmp_path, {
+        "output": str(tmp_path / "run"),
+        "sources": {"code": {"source": "code", "input": [str(source_tree)]}},
+        "dedup": {},
+        "publish": {"dataset": {"repo-id": "org/pairs", "private": True}},
+        "report": False})
+    assert main(["run", recipe_file]) == 0
+    assert uploads == [("org/pairs", "dataset", True, ["README.md", "data", "manifest.json"])]
+    assert _plan(capsys, recipe_file)["publish-dataset"] == "skip"
+    assert main(["run", recipe_file]) == 0
+    assert len(uploads) == 1
+    assert main(["run", recipe_file, "--redo", "publish-dataset"]) == 0
+    assert len(uploads) == 2
+
+
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+
+
+@pytest.mark.skipif(not (REALDATA / "stackexchange" / "Posts.xml").is_file(),
+                    reason="../shared/realdata is absent")
+def test_a_recipe_on_real_dumps(tmp_path, tiny_model):
+    """StackExchange and Reddit to train on, arXiv held out: the report shows every source's
+    tasks and drops, and the arXiv pairs never reach the training set."""
+    recipe_file = _write(tmp_path, {
+        "output": str(tmp_path / "run"),
+        "sources": {
+            "se": {"source": "stackexchange", "input": [str(REALDATA / "stackexchange/Posts.xml")]},
+            "reddit": {"source": "reddit",
+                       "submissions": [str(REALDATA / "reddit/AskWomen_submissions.zst")]},
+            "arxiv": {"source": "arxiv", "input": [
+                str(REALDATA / "arxiv/arxiv-metadata-oai-snapshot.sample.jsonl")]},
+        },
+        "dedup": {"decontaminate": ["arxiv"]},
+        "train": {"model": str(tiny_model), "steps": 3, "batch-size": 8, "max-length": 32,
+                  "device": "cpu", "no-progress": True},
+        "eval": {"data": ["arxiv"], "max-pairs": 50, "max-length": 32, "device": "cpu"},
+    })
+    assert main(["run", recipe_file]) == 0
+    run = tmp_path / "run"
+    tasks = json.loads((run / "pairs" / "manifest.json").read_text())["tasks"]
+    assert set(tasks) == {"stackexchange_title_body", "stackexchange_question_answer",
+                          "reddit_title_body"}
+    page = (run / "report" / "index.html").read_text()
+    for text in ("stackexchange_question_answer", "reddit_title_body", "other_post_type",
+                 "removed_or_deleted", "before: arxiv_title_abstract",
+                 "after: arxiv_title_abstract"):
+        assert text in page
+    steps = (run / "train" / "metrics.jsonl").read_text().splitlines()
+    assert {json.loads(s)["task"] for s in steps} <= set(tasks)
