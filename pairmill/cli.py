@@ -57,6 +57,9 @@ def _add_run(commands) -> None:
     report.add_argument("source", metavar="DIR",
                         help="a pairs dataset, a `pairmill train` folder or a `pairmill run` folder")
     report.add_argument("--output", default=None, help="folder to write (default: DIR/report)")
+    report.add_argument("--datasets", default=None, metavar="ROOT",
+                        help="for a run folder: where its mined/ and pairs/ datasets are, when a "
+                             "recipe's `datasets:` put them elsewhere (default: DIR)")
     report.add_argument("--alpha", type=non_negative_float, nargs="+", default=[0.0, 0.5, 1.0],
                         help="mixture exponents to show task probabilities for (0 0.5 1)")
     report.add_argument("--sample-rows", type=positive_int, default=100_000,
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .report import write_report
 
-            print(write_report(args.source, args.output, args.alpha, args.sample_rows))
+            print(write_report(args.source, args.output, args.alpha, args.sample_rows,
+                               args.datasets))
             return 0
         if args.command == "publish":
             from .publish import publish

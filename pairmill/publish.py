@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .schemas import TASKS, describe_file, load_verified_manifest, write_manifest
+from .schemas import TASKS, describe_file, load_verified_manifest, storage, write_manifest
 
 HUB_META = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 
@@ -34,7 +34,7 @@ def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_i
     for task, files in manifest.tasks.items():
         manifest.tasks[task] = [_hub_copy(dataset_dir, entry.path, out) for entry in files]
     manifest.errors = []  # dead letters stay with the source dataset
-    manifest.extra["published_from"] = str(Path(dataset_dir).resolve())
+    manifest.extra["published_from"] = storage.absolute(dataset_dir)
     write_manifest(out, manifest)
     stats = {task: _length_stats(out, files) for task, files in manifest.tasks.items()}
     (out / "README.md").write_text(dataset_card(manifest, stats, repo_id, license_id))
@@ -44,14 +44,16 @@ def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_i
 def _hub_copy(dataset_dir: str, rel: str, out: Path):
     """Copy one Parquet file, with `meta` as a list of {key, value}: `datasets` has no map type
     and refuses to load a map column (the same data; Arrow stores a map that way)."""
-    table = pq.read_table(Path(dataset_dir, rel))
+    with storage.open_input(storage.join(dataset_dir, rel)) as f:  # local, gs://, s3://, ...
+        source = pq.ParquetFile(f)
+        table = source.read()
+        source_meta = source.metadata  # keep the row-group size
     meta = table.schema.field("meta") if "meta" in table.column_names else None
     if meta is not None and pa.types.is_map(meta.type):
         table = table.set_column(table.column_names.index("meta"), pa.field("meta", HUB_META),
                                  table["meta"].cast(HUB_META))
     target = out / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    source_meta = pq.ParquetFile(Path(dataset_dir, rel)).metadata  # keep the row-group size
     size = max(source_meta.row_group(0).num_rows, 1) if source_meta.num_row_groups else None
     pq.write_table(table, target, row_group_size=size, compression="zstd")
     return describe_file(out, rel)

@@ -5,6 +5,7 @@ Every key below a section is the flag of the command that section runs, without 
 the same words. The run decides only the folders: each stage writes under the run's output.
 
     output: runs/code            # the run folder (`pairmill run --output` overrides it)
+    datasets: gs://bucket/code   # where mined/ and pairs/ go when not in the run folder
     beam: [--runner=FnApiRunner] # Beam flags for every mine and dedup stage
     sources:                     # `pairmill mine SOURCE`, one stage each -> OUTPUT/mined/NAME
       NAME: {source: code, input: [...], languages: python}
@@ -23,7 +24,7 @@ import os
 import sysconfig
 from dataclasses import dataclass, field
 
-SECTIONS = ("output", "beam", "sources", "dedup", "train", "eval", "publish", "report")
+SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "train", "eval", "publish", "report")
 DISCOVER = ("site-packages", "stdlib")
 
 
@@ -145,7 +146,8 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     sources_raw = raw.get("sources") or {}
     if not isinstance(sources_raw, dict) or not sources_raw:
         raise RecipeError("`sources` must name at least one source: NAME: {source: ..., input: ...}")
-    folders = {str(n): os.path.join(out, "mined", str(n)) for n in sources_raw}
+    data_root = _expand(str(raw.get("datasets") or out)).rstrip("/")
+    folders = {str(n): f"{data_root}/mined/{n}" for n in sources_raw}
     stages = [_mine_stage(str(n), s, folders[str(n)], beam) for n, s in sources_raw.items()]
 
     evals = _section(raw, "eval")
@@ -156,7 +158,7 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     dedup = _section(raw, "dedup")
     training_data = [folders[n] for n in folders if n not in held_out]
     if dedup is not None:
-        stages.append(_dedup_stage(dedup, folders, held_out, out, beam))
+        stages.append(_dedup_stage(dedup, folders, held_out, data_root, beam))
         training_data = [stages[-1].output]
     if not training_data:
         raise RecipeError("every source is held out for eval: nothing is left to train on")
@@ -172,7 +174,8 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     if publish is not None:
         stages += _publish_stages(publish, training_data, out, stages, trained)
     if raw.get("report", True):
-        stages.append(Stage("report", ["report", out, "--output", os.path.join(out, "report")],
+        where = ["--datasets", data_root] if data_root != out.rstrip("/") else []
+        stages.append(Stage("report", ["report", out, *where, "--output", os.path.join(out, "report")],
                             os.path.join(out, "report"), "folder",
                             [s.name for s in stages if s.kind != "upload"]))
     for stage in stages:  # every command line parses before any stage runs
@@ -209,7 +212,7 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
     return Stage(f"mine-{name}", argv, folder, "dataset", fresh_flag="--overwrite")
 
 
-def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], out: str,
+def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], data_root: str,
                  beam: list[str]) -> Stage:
     inputs = settings.pop("input", None)
     decon = settings.pop("decontaminate", None)
@@ -222,7 +225,7 @@ def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], ou
     decon_paths = _names_or_paths("dedup.decontaminate", decon, folders) if decon else []
     if decon_paths:
         argv += ["--decontaminate", *decon_paths]
-    folder = os.path.join(out, "pairs")
+    folder = f"{data_root}/pairs"
     upstream = [f"mine-{n}" for n, f in folders.items() if f in input_dirs + decon_paths]
     return Stage("dedup", [*argv, "--output", folder, *beam], folder, "dataset", upstream,
                  fresh_flag="--overwrite")

@@ -194,24 +194,28 @@ def eval_section(page: _Page, reports: dict[str, dict]) -> None:
     page.table(["model: task", "pairs", *metrics], rows)
 
 
-def write_report(source: str, output: str | None, alphas: list[float], sample_rows: int) -> str:
-    """Write OUTPUT/index.html and OUTPUT/*.png; returns the HTML file's path."""
+def write_report(source: str, output: str | None, alphas: list[float], sample_rows: int,
+                 datasets: str | None = None) -> str:
+    """Write OUTPUT/index.html and OUTPUT/*.png; returns the HTML file's path. `datasets` is
+    where a run keeps mined/ and pairs/ when not in its folder (a gs:// or s3:// URI)."""
     root = Path(source)
     if not root.is_dir():
         raise FileNotFoundError(f"{source}: no such directory")
     out = Path(output) if output else root / "report"
     page = _Page(f"pairmill report: {root.resolve().name}")
-    mined = sorted(p for p in (root / "mined").glob("*") if (p / "manifest.json").is_file())
+    data_root = (datasets or source).rstrip("/")
+    mined = run_datasets(data_root)
+    pairs = f"{data_root}/pairs"
     if (root / "manifest.json").is_file():
         dataset_section(page, str(root), alphas, sample_rows)
-    elif (root / "pairs" / "manifest.json").is_file() or mined:
-        main_dataset = root / "pairs" if (root / "pairs" / "manifest.json").is_file() else mined[0]
+    elif storage.is_file(f"{pairs}/manifest.json") or mined:
+        main_dataset = pairs if storage.is_file(f"{pairs}/manifest.json") else mined[0]
         if mined:
             page.heading("Mined datasets")
             page.table(["dataset", "records read", "pairs kept", "dead letters", "tasks"],
-                       [[p.name, *_mined_row(p)] for p in mined])
-        dataset_section(page, str(main_dataset), alphas, sample_rows,
-                        [str(p) for p in mined if p != main_dataset])
+                       [[m.rsplit("/", 1)[-1], *_mined_row(m)] for m in mined])
+        dataset_section(page, main_dataset, alphas, sample_rows,
+                        [m for m in mined if m != main_dataset])
     train_dir = root if (root / "train_config.json").is_file() else root / "train"
     if (train_dir / "train_config.json").is_file():
         training_section(page, train_dir)
@@ -228,7 +232,14 @@ def write_report(source: str, output: str | None, alphas: list[float], sample_ro
     return str(out / "index.html")
 
 
-def _mined_row(folder: Path) -> list:
+def run_datasets(data_root: str) -> list[str]:
+    """The datasets a run mined: ROOT/mined/NAME folders with a manifest."""
+    names = {f.split("/")[0] for f in storage.list_files(f"{data_root}/mined")
+             if f.count("/") == 1 and f.endswith("/manifest.json")}
+    return [f"{data_root}/mined/{n}" for n in sorted(names)]
+
+
+def _mined_row(folder: str) -> list:
     manifest = read_manifest(folder)
     counters = manifest.counters
     return [counters.get("records_read", 0), counters.get("pairs_kept", manifest.total_rows),

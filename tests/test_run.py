@@ -192,7 +192,7 @@ def test_the_bundled_demo_recipe_finds_its_inputs_on_this_machine(tmp_path):
 
 def test_an_uploaded_stage_is_not_uploaded_again(tmp_path, source_tree, monkeypatch, capsys):
     """Publishing without dry-run goes through huggingface_hub once; a rerun of a complete
-    recipe must not push a second commit."""
+    recipe must not push a second commit. The datasets live at a URI (as on a bucket)."""
     import pairmill.publish
 
     uploads = []
@@ -204,12 +204,17 @@ def test_an_uploaded_stage_is_not_uploaded_again(tmp_path, source_tree, monkeypa
     monkeypatch.setattr(pairmill.publish, "upload_folder", fake_upload)
     recipe_file = _write(tmp_path, {
         "output": str(tmp_path / "run"),
+        "datasets": f"file://{tmp_path}/data",
         "sources": {"code": {"source": "code", "input": [str(source_tree)]}},
         "dedup": {},
         "publish": {"dataset": {"repo-id": "org/pairs", "private": True}},
-        "report": False})
+        "report": True})
     assert main(["run", recipe_file]) == 0
     assert uploads == [("org/pairs", "dataset", True, ["README.md", "data", "manifest.json"])]
+    assert validate_dataset(tmp_path / "data" / "pairs") == []
+    assert not (tmp_path / "run" / "pairs").exists() and not (tmp_path / "file:").exists()
+    page = (tmp_path / "run" / "report" / "index.html").read_text()
+    assert "Mined datasets" in page and "<td>code</td>" in page and "code_docstring_code" in page
     assert _plan(capsys, recipe_file)["publish-dataset"] == "skip"
     assert main(["run", recipe_file]) == 0
     assert len(uploads) == 1
