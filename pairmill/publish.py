@@ -8,9 +8,9 @@ written: pairmill never reads it itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from .pipelines.stats import column_counts, length_summary, task_lengths
 from .schemas import TASKS, describe_file, load_verified_manifest, storage, write_manifest
 
 HUB_META = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
@@ -36,7 +37,7 @@ def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_i
     manifest.errors = []  # dead letters stay with the source dataset
     manifest.extra["published_from"] = storage.absolute(dataset_dir)
     write_manifest(out, manifest)
-    stats = {task: _length_stats(out, files) for task, files in manifest.tasks.items()}
+    stats = _length_stats(out, manifest)
     (out / "README.md").write_text(dataset_card(manifest, stats, repo_id, license_id))
     return out
 
@@ -67,23 +68,13 @@ def _fresh_folder(out_dir: str) -> Path:
     return out
 
 
-def _length_stats(dataset_dir: str, files) -> dict:
-    """Characters per query and document: mean, median, 95th percentile, and sources."""
-    lengths: dict[str, list[int]] = {"query": [], "document": []}
-    sources: dict[str, int] = {}
-    for entry in files:
-        table = pq.read_table(Path(dataset_dir, entry.path), columns=["query", "document", "source"])
-        for side in lengths:
-            lengths[side].extend(len(t) for t in table[side].to_pylist())
-        for source in table["source"].to_pylist():
-            sources[source] = sources.get(source, 0) + 1
-    out: dict = {"sources": dict(sorted(sources.items()))}
-    for side, values in lengths.items():
-        values.sort()
-        out[side] = ({"mean": round(statistics.fmean(values)), "median": int(statistics.median(values)),
-                      "p95": values[min(len(values) - 1, int(0.95 * len(values)))]}
-                     if values else {"mean": 0, "median": 0, "p95": 0})
-    return out
+def _length_stats(dataset_dir: Path, manifest) -> dict:
+    """Per task: characters per query and document (mean, median, 95th percentile), sources."""
+    lengths = task_lengths(str(dataset_dir))
+    return {task: {"sources": dict(sorted(column_counts(str(dataset_dir), files, "source").items())),
+                   "query": length_summary(lengths[task]["query"]),
+                   "document": length_summary(lengths[task]["document"])}
+            for task, files in manifest.tasks.items()}
 
 
 def dataset_card(manifest, stats: dict, repo_id: str, license_id: str) -> str:
@@ -249,11 +240,8 @@ def publish(source: str, repo_id: str, repo_type: str, private: bool, dry_run: s
         raise ValueError("--eval goes with --repo-type model")
     if eval_report and not Path(eval_report).is_file():
         raise FileNotFoundError(f"{eval_report}: no such file")
-    if repo_type == "dataset":
-        build = build_dataset_folder
-    else:
-        def build(src, out, repo, license_):
-            return build_model_folder(src, out, repo, license_, eval_report)
+    build = (build_dataset_folder if repo_type == "dataset"
+             else functools.partial(build_model_folder, eval_report=eval_report))
     if dry_run:
         folder = build(source, dry_run, repo_id, license_id)
         files = sum(1 for p in folder.rglob("*") if p.is_file())

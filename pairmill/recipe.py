@@ -20,6 +20,7 @@ the same words. The run decides only the folders: each stage writes under the ru
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sysconfig
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class _RaisingParser(argparse.ArgumentParser):
         raise RecipeError(message)
 
 
+@functools.cache
 def _command_parser(path: tuple[str, ...]) -> argparse.ArgumentParser:
     from .cli import build_parser
 

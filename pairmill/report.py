@@ -14,31 +14,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .pipelines.stats import dataset_summary
+from .pipelines.stats import dataset_summary, length_summary, task_lengths
 from .schemas import read_manifest, storage
 from .trainer.plan import task_probabilities
-
-
-def task_lengths(folder: str, sample_rows: int) -> dict[str, dict[str, np.ndarray]]:
-    """Characters per query and document, per task, from the first `sample_rows` rows."""
-    manifest = read_manifest(folder)
-    out = {}
-    for task, files in sorted(manifest.tasks.items()):
-        sides: dict[str, list[np.ndarray]] = {"query": [], "document": []}
-        taken = 0
-        for entry in files:
-            if taken >= sample_rows:
-                break
-            with storage.open_input(storage.join(folder, entry.path)) as f:
-                table = pq.read_table(f, columns=["query", "document"]).slice(0, sample_rows - taken)
-            taken += table.num_rows
-            for side in sides:
-                sides[side].append(pc.utf8_length(table[side]).to_numpy(zero_copy_only=False))
-        out[task] = {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in sides.items()}
-    return out
 
 
 def read_metrics(train_dir: Path) -> list[dict]:
@@ -155,7 +134,8 @@ def dataset_section(page: _Page, folder: str, alphas: list[float], sample_rows: 
 def _median_p95(values: np.ndarray) -> str:
     if not len(values):
         return "-"
-    return f"{int(np.median(values)):,} / {int(np.percentile(values, 95)):,}"
+    summary = length_summary(values)
+    return f"{summary['median']:,} / {summary['p95']:,}"
 
 
 def training_section(page: _Page, train_dir: Path) -> None:

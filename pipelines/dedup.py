@@ -61,11 +61,9 @@ def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
     folder is expanded into its verified Parquet files, labelled by the folder's name."""
     sources = []
     for path in paths:
-        if storage.is_dir(path):
-            label = path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")
-            sources.extend((f, label) for f in dataset_files([path]))
-        else:
-            sources.append((path, path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")))
+        label = path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")  # ":" separates eval ids
+        files = dataset_files([path]) if storage.is_dir(path) else [path]
+        sources.extend((f, label) for f in files)
     return sorted(sources)
 
 

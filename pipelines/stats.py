@@ -1,9 +1,12 @@
-"""`pairmill stats DIR`: what a dataset holds, read from its manifest and its `lang` column."""
+"""`pairmill stats DIR`: what a dataset holds, read from its manifest and its `lang` column.
+Also the length statistics the dataset card and the report share."""
 
 from __future__ import annotations
 
 import collections
 
+import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..schemas import ManifestError, read_manifest, storage, validate_dataset
@@ -12,9 +15,9 @@ from ..schemas import ManifestError, read_manifest, storage, validate_dataset
 def dataset_summary(dataset_dir: str) -> dict:
     """Rows per task and language, counters, dead letters per reason, and any integrity problem."""
     manifest = read_manifest(dataset_dir)
-    by_lang = {task: _column_counts(dataset_dir, files, "lang")
+    by_lang = {task: column_counts(dataset_dir, files, "lang")
                for task, files in manifest.tasks.items()}
-    errors = _column_counts(dataset_dir, manifest.errors, "reason")
+    errors = column_counts(dataset_dir, manifest.errors, "reason")
     return {
         "path": storage.absolute(dataset_dir),
         "tasks": {t: manifest.rows(t) for t in sorted(manifest.tasks)},
@@ -26,7 +29,38 @@ def dataset_summary(dataset_dir: str) -> dict:
     }
 
 
-def _column_counts(dataset_dir: str, files, column: str) -> collections.Counter:
+def task_lengths(dataset_dir: str, sample_rows: int | None = None
+                 ) -> dict[str, dict[str, np.ndarray]]:
+    """Characters per query and document, per task, from the first `sample_rows` rows (all when
+    None)."""
+    manifest = read_manifest(dataset_dir)
+    out = {}
+    for task, files in sorted(manifest.tasks.items()):
+        sides: dict[str, list[np.ndarray]] = {"query": [], "document": []}
+        taken = 0
+        for entry in files:
+            if sample_rows is not None and taken >= sample_rows:
+                break
+            with storage.open_input(storage.join(dataset_dir, entry.path)) as f:
+                table = pq.read_table(f, columns=["query", "document"])
+            if sample_rows is not None:
+                table = table.slice(0, sample_rows - taken)
+            taken += table.num_rows
+            for side in sides:
+                sides[side].append(pc.utf8_length(table[side]).to_numpy(zero_copy_only=False))
+        out[task] = {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in sides.items()}
+    return out
+
+
+def length_summary(values: np.ndarray) -> dict[str, int]:
+    """Mean, median and 95th percentile of lengths (zeros for none)."""
+    if not len(values):
+        return {"mean": 0, "median": 0, "p95": 0}
+    return {"mean": round(float(np.mean(values))), "median": int(np.median(values)),
+            "p95": int(np.percentile(values, 95))}
+
+
+def column_counts(dataset_dir: str, files, column: str) -> collections.Counter:
     """Value counts of one column over files; unreadable files are left to the problems list."""
     counts = collections.Counter()
     for entry in files:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairmill.cli import main
-from pairmill.report import task_lengths
+from pairmill.pipelines.stats import task_lengths
 from pairmill.schemas import (
     DEAD_LETTER_SCHEMA,
     PAIR_SCHEMA,
