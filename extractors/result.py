@@ -2,6 +2,8 @@
 
 Keeping drops and dead letters in the return value (not in a logger or a Beam counter) keeps the
 extractors pure: the pipeline turns them into counters and `errors/` rows, a REPL user reads them.
+A dead letter is counted where it is made (`Extraction.dead_letter`), so no extractor counts one
+by hand.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from ..schemas import make_dead_letter
+from ..schemas.counts import Counts
 
 
 class JoinPart(NamedTuple):
@@ -28,6 +33,12 @@ class Unreadable(NamedTuple):
     detail: str
 
 
+class Skipped(NamedTuple):
+    """Input a reader passed over on purpose (a vendored folder): a drop, not a record."""
+
+    reason: str
+
+
 @dataclass
 class Extraction:
     """The outcome of extracting one input unit (a file, a record)."""
@@ -40,6 +51,11 @@ class Extraction:
     def drop(self, reason: str, n: int = 1) -> None:
         self.drops[reason] += n
 
+    def dead_letter(self, origin: str, source: str, reason: str, detail: str = "") -> None:
+        """A record that cannot be used: its `errors/` row, and its count under `reason`."""
+        self.dead_letters.append(make_dead_letter(origin, source, reason, detail))
+        self.drops[reason] += 1
+
     def part(self, side: str, key: str, value: dict) -> None:
         self.parts.append(JoinPart(side, key, value))
 
@@ -49,3 +65,13 @@ class Extraction:
         self.dead_letters.extend(other.dead_letters)
         self.parts.extend(other.parts)
         return self
+
+    def counts(self) -> Counts:
+        """Drops and dead letters as counters: the one place an extraction is counted."""
+        letters = Counter(letter["reason"] for letter in self.dead_letters)
+        out = Counts()
+        for reason, n in self.drops.items():
+            as_letters = min(n, letters.get(reason, 0))
+            out.add("dead_letter", reason, as_letters)
+            out.add("drop", reason, n - as_letters)
+        return out

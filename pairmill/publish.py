@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from .extractors.registry import task_families
 from .pipelines.stats import column_counts, length_summary, task_lengths
-from .schemas import TASKS, describe_file, load_verified_manifest, storage, write_manifest
+from .schemas import describe_file, load_verified_manifest, storage, write_manifest
 
 HUB_META = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 
@@ -104,7 +105,7 @@ def dataset_card(manifest, stats: dict, repo_id: str, license_id: str) -> str:
         s = stats[task]
         sources = ", ".join(f"{k} ({v:,})" for k, v in s["sources"].items())
         q, d = s["query"], s["document"]
-        lines.append(f"| `{task}` | {TASKS.get(task, '')} | {manifest.rows(task):,} | {sources} "
+        lines.append(f"| `{task}` | {task_families().get(task, '')} | {manifest.rows(task):,} | {sources} "
                      f"| {q['mean']} / {q['median']} / {q['p95']} "
                      f"| {d['mean']} / {d['median']} / {d['p95']} |")
     lines += ["", "Columns: `id` (a hash of task, query and document), `task`, `query`, "
@@ -232,8 +233,11 @@ def upload_folder(folder: Path, repo_id: str, repo_type: str, private: bool) -> 
     return getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}"
 
 
-def publish(source: str, repo_id: str, repo_type: str, private: bool, dry_run: str | None,
-            license_id: str, eval_report: str | None = None) -> int:
+def publish(config) -> int:
+    """`pairmill publish` from its config (a PublishConfig)."""
+    source, repo_id, repo_type = config.source, config.repo_id, config.repo_type
+    private, dry_run, license_id, eval_report = (config.private, config.dry_run, config.license,
+                                                 config.eval)
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"--repo-id must be ORG/NAME, not {repo_id!r}")
     if eval_report and repo_type != "model":

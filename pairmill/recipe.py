@@ -1,8 +1,9 @@
-"""A recipe: one YAML file that names every step of a run, turned into `pairmill` command lines.
+"""A recipe: one YAML file that names every step of a run, turned into the commands' configs.
 
-Every key below a section is the flag of the command that section runs, without its dashes
-(`max-files: 1500` is `--max-files 1500`), so a recipe and a shell script say the same thing in
-the same words. The run decides only the folders: each stage writes under the run's output.
+Every key below a section is a setting of the command that section runs, spelled as its flag
+without the dashes (`max-files: 1500` is `--max-files 1500`), so a recipe and a shell script say
+the same thing in the same words; values are checked by the same types. The run decides only the
+folders: each stage writes under the run's output.
 
     output: runs/code            # the run folder (`pairmill run --output` overrides it)
     datasets: gs://bucket/code   # where mined/ and pairs/ go when not in the run folder
@@ -19,11 +20,15 @@ the same words. The run decides only the folders: each stage writes under the ru
 
 from __future__ import annotations
 
-import argparse
-import functools
+import dataclasses
 import os
 import sysconfig
 from dataclasses import dataclass, field
+from typing import Any
+
+from .commands import command
+from .pipelines.configs import MineConfig, WriteSettings
+from .schemas.settings import SettingError, config_from_mapping, known_keys, render_argv
 
 SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "train", "eval", "publish", "report")
 DISCOVER = ("site-packages", "stdlib")
@@ -35,15 +40,34 @@ class RecipeError(ValueError):
 
 @dataclass
 class Stage:
-    """One command of a run. `inputs` are the stages whose outputs it reads; `kind` says how its
-    output is checked (dataset, train, file, folder, upload)."""
+    """One command of a run: its config, rendered as the command line it stands for.
+
+    `inputs` are the stages whose outputs it reads; `kind` says how its output is checked
+    (dataset, train, file, folder, upload).
+    """
 
     name: str
-    argv: list[str]
+    command: str
+    config: Any
     output: str
     kind: str
     inputs: list[str] = field(default_factory=list)
-    fresh_flag: str | None = None  # the flag that lets the command replace its old output
+
+    @property
+    def argv(self) -> list[str]:
+        if hasattr(self.config, "argv"):
+            return self.config.argv()
+        return [self.command, *render_argv(self.config, skip={"overwrite"})]
+
+    def fresh(self) -> Any:
+        """The config that replaces the stage's old output (its overwrite setting on)."""
+        config = self.config
+        if isinstance(getattr(config, "write", None), WriteSettings):
+            return dataclasses.replace(config, write=dataclasses.replace(config.write,
+                                                                         overwrite=True))
+        if any(f.name == "overwrite" for f in dataclasses.fields(config)):
+            return dataclasses.replace(config, overwrite=True)
+        return config
 
 
 @dataclass
@@ -55,51 +79,12 @@ class Recipe:
         return next(s for s in self.stages if s.name == name)
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """Argument errors become exceptions, so a recipe is checked whole before anything runs."""
-
-    def error(self, message):
-        raise RecipeError(message)
-
-
-@functools.cache
-def _command_parser(path: tuple[str, ...]) -> argparse.ArgumentParser:
-    from .cli import build_parser
-
-    parser = build_parser(_RaisingParser)
-    for name in path:
-        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        parser = action.choices[name]
-    return parser
-
-
-def _flags(section: str, settings: dict, command: tuple[str, ...], owned: set[str]) -> list[str]:
-    """`key: value` pairs as the command's flags; unknown keys and the run's own flags refused."""
-    parser = _command_parser(command)
-    known = {opt[2:]: action for action in parser._actions for opt in action.option_strings
-             if opt.startswith("--")}
-    argv: list[str] = []
-    for raw_key, value in settings.items():
-        key = str(raw_key).replace("_", "-")
-        if key in owned:
-            raise RecipeError(f"{section}: `{key}` is set by the run, leave it out")
-        if key not in known or key in ("help", "version"):
-            choices = ", ".join(sorted(k for k in known if k not in owned | {"help", "version"}))
-            raise RecipeError(f"{section}: unknown key `{raw_key}` for `pairmill "
-                              f"{' '.join(command)}` (known: {choices})")
-        argv += _flag_values(section, key, value)
-    return argv
-
-
-def _flag_values(section: str, key: str, value) -> list[str]:
-    if value is None or value is False:
-        return []
-    if value is True:
-        return [f"--{key}"]
-    if isinstance(value, dict):
-        raise RecipeError(f"{section}: `{key}` must be a value or a list, not a mapping")
-    values = value if isinstance(value, list) else [value]
-    return [f"--{key}", *(_expand(str(v)) for v in values)]
+def _config(name: str, section: str, settings: dict, owned: set[str], **fixed):
+    """The config of command `name` from a recipe section; mistakes become RecipeError."""
+    try:
+        return config_from_mapping(command(name).config, settings, section, owned, **fixed)
+    except SettingError as exc:
+        raise RecipeError(str(exc).replace(" (known:", f" for `pairmill {name}` (known:", 1)) from None
 
 
 def _expand(text: str) -> str:
@@ -112,7 +97,7 @@ def _section(raw: dict, name: str) -> dict | None:
         return None if name not in raw else {}
     if not isinstance(value, dict):
         raise RecipeError(f"`{name}` must be a mapping of settings")
-    return dict(value)
+    return {str(k): v for k, v in value.items()}
 
 
 def _names_or_paths(section: str, values, sources: dict[str, str]) -> list[str]:
@@ -133,13 +118,22 @@ def discover_inputs(kind: str, budget_mb: int) -> list[str]:
     return python_package_dirs(budget_mb << 20) + other_language_inputs()
 
 
+def _pop_alias(settings: dict, *names: str):
+    """The value of the first of `names` present (new spelling first), all of them removed."""
+    value = None
+    for name in reversed(names):
+        if name in settings:
+            value = settings.pop(name)
+    return value
+
+
 def load_recipe(raw: dict, output: str | None = None) -> Recipe:
-    """The stages of a recipe, in run order, each with its full command line."""
+    """The stages of a recipe, in run order, each with its config."""
     if not isinstance(raw, dict):
         raise RecipeError("a recipe is a YAML mapping (output, sources, dedup, train, ...)")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(map(str, raw)) - set(SECTIONS))
     if unknown:
-        raise RecipeError(f"unknown section(s) {', '.join(map(str, unknown))}; "
+        raise RecipeError(f"unknown section(s) {', '.join(unknown)}; "
                           f"a recipe has {', '.join(SECTIONS)}")
     out = _expand(str(output or raw.get("output") or ""))
     if not out:
@@ -154,9 +148,10 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
 
     evals = _section(raw, "eval")
     held_out = set()
-    if evals is not None and "data" in evals:
-        held_out = {str(v) for v in (evals["data"] if isinstance(evals["data"], list)
-                                     else [evals["data"]])}
+    if evals is not None:
+        held = _pop_alias(dict(evals), "input", "data")
+        if held is not None:
+            held_out = {str(v) for v in (held if isinstance(held, list) else [held])}
     dedup = _section(raw, "dedup")
     training_data = [folders[n] for n in folders if n not in held_out]
     if dedup is not None:
@@ -176,12 +171,11 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     if publish is not None:
         stages += _publish_stages(publish, training_data, out, stages, trained)
     if raw.get("report", True):
-        where = ["--datasets", data_root] if data_root != out.rstrip("/") else []
-        stages.append(Stage("report", ["report", out, *where, "--output", os.path.join(out, "report")],
-                            os.path.join(out, "report"), "folder",
+        report = _config("report", "report", {}, set(), source=out,
+                         output=os.path.join(out, "report"),
+                         datasets=data_root if data_root != out.rstrip("/") else None)
+        stages.append(Stage("report", "report", report, os.path.join(out, "report"), "folder",
                             [s.name for s in stages if s.kind != "upload"]))
-    for stage in stages:  # every command line parses before any stage runs
-        _command_parser(()).parse_known_args(stage.argv)
     return Recipe(out, stages)
 
 
@@ -190,28 +184,49 @@ def _stage_for(stages: list[Stage], output: str) -> list[str]:
 
 
 def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
+    from .extractors.registry import source as source_spec
+
     section = f"sources.{name}"
     if not isinstance(settings, dict) or "source" not in settings:
-        raise RecipeError(f"{section}: needs `source:` (code, crawl, reddit, stackexchange, arxiv, "
-                          f"s2orc, wikipedia)")
-    settings = dict(settings)
-    source = str(settings.pop("source"))
-    mine = _command_parser(("mine",))
-    choices = next(a for a in mine._actions if isinstance(a, argparse._SubParsersAction)).choices
-    if source not in choices:
-        raise RecipeError(f"{section}: unknown source {source!r} (one of {', '.join(choices)})")
+        from .extractors.registry import sources
+
+        raise RecipeError(f"{section}: needs `source:` ({', '.join(sources())})")
+    settings = {str(k): v for k, v in settings.items()}
+    try:
+        spec = source_spec(str(settings.pop("source")))
+    except ValueError as exc:
+        raise RecipeError(f"{section}: {exc}") from None
     discover = settings.pop("discover", None)
-    budget = settings.pop("budget-mb", settings.pop("budget_mb", 40))
+    budget = _pop_alias(settings, "budget-mb", "budget_mb") or 40
     if discover is not None:
-        if source != "code" or discover not in DISCOVER:
+        if spec.name != "code" or discover not in DISCOVER:
             raise RecipeError(f"{section}: `discover` is for code sources: "
                               f"{' or '.join(DISCOVER)}")
         if "input" in settings:
             raise RecipeError(f"{section}: give `input` or `discover`, not both")
         settings["input"] = discover_inputs(discover, int(budget))
-    argv = ["mine", source, *_flags(section, settings, ("mine", source), {"output", "overwrite"}),
-            "--output", folder, *beam]
-    return Stage(f"mine-{name}", argv, folder, "dataset", fresh_flag="--overwrite")
+    inputs = {}
+    for kind in spec.inputs:
+        value = settings.pop(kind.name, None)
+        if value is None:
+            if kind.required:
+                raise RecipeError(f"{section}: needs `{kind.name}:` ({kind.help})")
+            continue
+        inputs[kind.name] = [_expand(str(v)) for v in (value if isinstance(value, list) else [value])]
+    write_keys = set(known_keys(WriteSettings))
+    write = {k: settings.pop(k) for k in list(settings) if k in write_keys}
+    for key in ("output", "overwrite"):
+        if key in write:
+            raise RecipeError(f"{section}: `{key}` is set by the run, leave it out")
+    try:
+        options = config_from_mapping(spec.options, settings, section)
+        write_settings = config_from_mapping(WriteSettings, write, section, output=folder)
+    except SettingError as exc:
+        raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
+                                           1)) from None
+    config = MineConfig(source=spec.name, inputs=inputs, options=options, write=write_settings,
+                        beam_args=list(beam))
+    return Stage(f"mine-{name}", "mine", config, folder, "dataset")
 
 
 def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], data_root: str,
@@ -222,52 +237,60 @@ def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], da
         decon_names = set(decon if isinstance(decon, list) else [decon] if decon else [])
         inputs = [n for n in folders if n not in held_out | decon_names]
     input_dirs = _names_or_paths("dedup.input", inputs, folders)
-    argv = ["dedup", "--input", *input_dirs,
-            *_flags("dedup", settings, ("dedup",), {"output", "overwrite"})]
     decon_paths = _names_or_paths("dedup.decontaminate", decon, folders) if decon else []
-    if decon_paths:
-        argv += ["--decontaminate", *decon_paths]
     folder = f"{data_root}/pairs"
+    write_keys = set(known_keys(WriteSettings))
+    write = {k: settings.pop(k) for k in list(settings) if k in write_keys}
+    for key in ("output", "overwrite"):
+        if key in write:
+            raise RecipeError(f"dedup: `{key}` is set by the run, leave it out")
+    try:
+        write_settings = config_from_mapping(WriteSettings, write, "dedup", output=folder)
+    except SettingError as exc:
+        raise RecipeError(str(exc)) from None
+    config = _config("dedup", "dedup", settings, set(), input=input_dirs,
+                     decontaminate=decon_paths, write=write_settings, beam_args=list(beam))
     upstream = [f"mine-{n}" for n, f in folders.items() if f in input_dirs + decon_paths]
-    return Stage("dedup", [*argv, "--output", folder, *beam], folder, "dataset", upstream,
-                 fresh_flag="--overwrite")
+    return Stage("dedup", "dedup", config, folder, "dataset", upstream)
 
 
 def _train_stage(settings: dict, data: list[str], folders: dict[str, str], out: str,
                  stages: list[Stage]) -> Stage:
-    if "data" in settings:
-        data = _names_or_paths("train.data", settings.pop("data"), folders)
+    given = _pop_alias(settings, "input", "data")
+    if given is not None:
+        data = _names_or_paths("train.input", given, folders)
     folder = os.path.join(out, "train")
-    argv = ["train", "--data", *data,
-            *_flags("train", settings, ("train",), {"output", "overwrite"}), "--output", folder]
+    config = _config("train", "train", settings, {"output", "overwrite"}, input=data,
+                     output=folder)
     upstream = [n for d in data for n in _stage_for(stages, d)]
-    return Stage("train", argv, folder, "train", upstream, fresh_flag="--overwrite")
+    return Stage("train", "train", config, folder, "train", upstream)
 
 
 def _eval_stages(settings: dict, data: list[str], folders: dict[str, str], out: str,
                  stages: list[Stage], train: dict | None, trained: str | None) -> list[Stage]:
     before = settings.pop("before", True)
-    if "data" in settings:
-        data = _names_or_paths("eval.data", settings.pop("data"), folders)
-    flags = _flags("eval", settings, ("eval",), {"output", "json", "model"})
+    given = _pop_alias(settings, "input", "data")
+    if given is not None:
+        data = _names_or_paths("eval.input", given, folders)
+    owned = {"output", "json", "model"}
     upstream = [n for d in data for n in _stage_for(stages, d)]
     base = (train or {}).get("model")
     result = []
     if before or trained is None:
         path = os.path.join(out, "eval", "before.json")
-        model = ["--model", _expand(str(base))] if base else []
-        result.append(Stage("eval-before", ["eval", *model, "--data", *data, *flags,
-                                            "--output", path], path, "file", upstream))
+        config = _config("eval", "eval", settings, owned, input=data, output=path,
+                         model=_expand(str(base)) if base else None)
+        result.append(Stage("eval-before", "eval", config, path, "file", upstream))
     if trained is not None:
         path = os.path.join(out, "eval", "after.json")
-        result.append(Stage("eval-after", ["eval", "--model", trained, "--data", *data, *flags,
-                                           "--output", path], path, "file", [*upstream, "train"]))
+        config = _config("eval", "eval", settings, owned, input=data, output=path, model=trained)
+        result.append(Stage("eval-after", "eval", config, path, "file", [*upstream, "train"]))
     return result
 
 
 def _publish_stages(settings: dict, data: list[str], out: str, stages: list[Stage],
                     trained: str | None) -> list[Stage]:
-    dry_run = settings.pop("dry-run", settings.pop("dry_run", False))
+    dry_run = _pop_alias(settings, "dry-run", "dry_run") or False
     unknown = set(settings) - {"dataset", "model"}
     if unknown:
         raise RecipeError(f"publish: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
@@ -284,18 +307,19 @@ def _publish_stages(settings: dict, data: list[str], out: str, stages: list[Stag
         if kind == "model" and trained is None:
             raise RecipeError("publish.model: needs a `train` section")
         source = data[0] if kind == "dataset" else os.path.dirname(trained)
-        flags = _flags(f"publish.{kind}", dict(target), ("publish",),
-                       {"dry-run", "repo-type", "eval"})
-        argv = ["publish", source, *flags, "--repo-type", kind]
         upstream = _stage_for(stages, source)
         after = [s for s in stages if s.name == "eval-after"]
+        eval_file = None
         if kind == "model" and after:
-            argv += ["--eval", after[0].output]
+            eval_file = after[0].output
             upstream.append("eval-after")
         folder = os.path.join(out, "publish", kind)
+        config = _config("publish", f"publish.{kind}", {str(k): v for k, v in target.items()},
+                         {"dry_run", "repo_type", "eval", "source"}, source=source, repo_type=kind,
+                         eval=eval_file, dry_run=folder if dry_run else None)
         if dry_run:
-            result.append(Stage(f"publish-{kind}", [*argv, "--dry-run", folder], folder, "folder",
-                                upstream))
+            result.append(Stage(f"publish-{kind}", "publish", config, folder, "folder", upstream))
         else:
-            result.append(Stage(f"publish-{kind}", argv, target["repo-id"], "upload", upstream))
+            result.append(Stage(f"publish-{kind}", "publish", config, target["repo-id"], "upload",
+                                upstream))
     return result

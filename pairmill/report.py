@@ -224,3 +224,9 @@ def _mined_row(folder: str) -> list:
     counters = manifest.counters
     return [counters.get("records_read", 0), counters.get("pairs_kept", manifest.total_rows),
             counters.get("dead_letters", 0), ", ".join(sorted(manifest.tasks)) or "-"]
+
+
+def report_command(config) -> int:
+    print(write_report(config.source, config.output, config.alpha, config.sample_rows,
+                       config.datasets))
+    return 0

@@ -109,9 +109,19 @@ def plan_stages(recipe: Recipe, state: RunState, redo: set[str]) -> list[tuple[S
     return planned
 
 
-def run_recipe(recipe: Recipe, redo: list[str], plan_only: bool = False) -> int:
-    from .cli import main
+def run_stage(stage: Stage, config) -> int:
+    """Call the stage's library function with its config (the same one the CLI calls)."""
+    from .cli import guarded
+    from .commands import command
 
+    if stage.command == "mine":
+        from .pipelines.mine import mine
+
+        return guarded(lambda: mine(config))
+    return guarded(lambda: command(stage.command).function()(config))
+
+
+def run_recipe(recipe: Recipe, redo: list[str], plan_only: bool = False) -> int:
     names = [s.name for s in recipe.stages]
     unknown = [n for n in redo if n not in names]
     if unknown:
@@ -133,15 +143,14 @@ def run_recipe(recipe: Recipe, redo: list[str], plan_only: bool = False) -> int:
         inputs = {name: fingerprints.get(name) for name in stage.inputs}
         state.stages[stage.name] = {"argv": stage.argv, "inputs": inputs, "done": False}
         state.save()
-        argv = list(stage.argv)
+        config = stage.config
         if action == "run":
             _clear(stage)
-            if stage.fresh_flag:
-                argv.append(stage.fresh_flag)
+            config = stage.fresh()
         print(f"\npairmill run: [{i}/{len(planned)}] {stage.name}"
               f"{' (resuming)' if action == 'resume' else ''}", file=sys.stderr)
         started = time.time()
-        code = main(argv)
+        code = run_stage(stage, config)
         seconds = time.time() - started
         output = fingerprint(stage) if code == 0 else None
         if output is None:
@@ -159,7 +168,7 @@ def run_recipe(recipe: Recipe, redo: list[str], plan_only: bool = False) -> int:
 
 def _clear(stage: Stage) -> None:
     """Stages without an overwrite flag of their own write into a folder the run owns."""
-    if stage.fresh_flag or stage.kind == "upload":
+    if stage.fresh() is not stage.config or stage.kind == "upload":
         return
     path = Path(stage.output)
     if path.is_dir():
@@ -191,12 +200,17 @@ def _print_summary(recipe: Recipe, timings: list[tuple[str, str, float]]) -> Non
     print("\n".join(lines))
 
 
-def run_command(recipe_path: str, output: str | None, redo: list[str], plan_only: bool) -> int:
-    recipe = load_recipe(read_recipe_file(recipe_path), output)
-    return run_recipe(recipe, redo, plan_only)
+def run_command(config) -> int:
+    """`pairmill run RECIPE.yaml` from its config."""
+    recipe = load_recipe(read_recipe_file(config.recipe), config.output)
+    return run_recipe(recipe, config.redo, config.plan)
 
 
-def run_demo(output: str, budget_mb: int) -> int:
+def run_demo(config) -> int:
+    return demo(config.output, config.budget_mb)
+
+
+def demo(output: str, budget_mb: int) -> int:
     """The bundled demo recipe: code pairs from this machine, dedup, a short CPU training run,
     retrieval before and after on held-out standard-library code, and the report."""
     from importlib import resources

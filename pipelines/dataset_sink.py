@@ -26,9 +26,10 @@ from ..schemas import (
     storage,
     write_manifest,
 )
+from ..schemas.counts import Counts
 
 STAGING = "_staging"
-COUNTERS_FILE = "counters.json"
+COUNTS_FILE = "counts.json"
 DEFAULT_ROW_GROUP_SIZE = 1000
 DEFAULT_ROWS_PER_FILE = 100_000
 
@@ -111,8 +112,28 @@ def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_
                 _WriteShard(staging, schema, sort_key, row_group_size)))
 
 
+class SumCounts(beam.CombineFn):
+    """Counts from every step summed into one (combined before the shuffle, per bundle)."""
+
+    def create_accumulator(self):
+        return Counts()
+
+    def add_input(self, acc, counts):
+        acc += counts
+        return acc
+
+    def merge_accumulators(self, accs):
+        total = Counts()
+        for acc in accs:
+            total += acc
+        return total
+
+    def extract_output(self, acc):
+        return acc
+
+
 class WritePairsDataset(beam.PTransform):
-    """{"pairs", "errors", "counters"} PCollections -> files under `output/_staging`."""
+    """{"pairs", "dead_letters", "counts"} PCollections -> files under `output/_staging`."""
 
     def __init__(self, output_dir: str, row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
                  rows_per_file: int = DEFAULT_ROWS_PER_FILE, exact_dedup: bool = True):
@@ -123,36 +144,39 @@ class WritePairsDataset(beam.PTransform):
         self._rows_per_file = rows_per_file
 
     def expand(self, pcolls):
-        counters = [pcolls["counters"]]
+        counts = [pcolls["counts"]]
         if self._exact_dedup:
             survivors = (pcolls["pairs"]
                          | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
                          | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
                          | "DropKey" >> beam.Values())
             pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
-            counters.append(survivors | "DupCount" >> beam.Map(
-                lambda acc: ("drop:exact_duplicate", acc[1] - 1)))
+            counts.append(survivors | "DupCount" >> beam.Map(
+                lambda acc: Counts().add("drop", "exact_duplicate", acc[1] - 1)))
         else:  # the caller already removed duplicates (pairmill dedup)
             pairs = pcolls["pairs"]
-        kept = pairs | "KeptCount" >> beam.Map(lambda p: ("pairs_kept", 1))
+        kept = (pairs
+                | "KeptTask" >> beam.Map(lambda p: p["task"])
+                | "KeptPerTask" >> beam.combiners.Count.PerElement()
+                | "KeptCount" >> beam.MapTuple(
+                    lambda task, n: Counts().add("total", "pairs_kept", n, task)))
         _write_sharded(pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
                        PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file)
-        _write_sharded(pcolls["errors"], "Errors", lambda e: "errors",
+        _write_sharded(pcolls["dead_letters"], "Errors", lambda e: "errors",
                        lambda e: (e["origin"], e["reason"], e["detail"],
                                   f"{e['origin']}|{e['reason']}|{e['detail']}"),
                        DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
                        self._rows_per_file)
         staging = self._staging
-        return ((*counters, kept)
-                | "AllCounters" >> beam.Flatten()
-                | "SumCounters" >> beam.CombinePerKey(sum)
-                | "CountersDict" >> beam.combiners.ToDict()
-                | "WriteCounters" >> beam.Map(_write_counters, staging))
+        return ((*counts, kept)
+                | "AllCounts" >> beam.Flatten()
+                | "SumCounts" >> beam.CombineGlobally(SumCounts())
+                | "WriteCounts" >> beam.Map(_write_counts, staging))
 
 
-def _write_counters(counters: dict, staging: str) -> str:
-    path = storage.join(staging, COUNTERS_FILE)
-    storage.write_bytes(path, json.dumps(counters, sort_keys=True).encode())
+def _write_counts(counts: Counts, staging: str) -> str:
+    path = storage.join(staging, COUNTS_FILE)
+    storage.write_bytes(path, json.dumps(counts.to_json()).encode())
     return path
 
 
@@ -168,10 +192,11 @@ def prepare_output(output_dir: str, overwrite: bool) -> None:
 
 def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
                      extra: dict | None = None, report=None) -> Manifest:
-    """Move staged files into place and write the manifest (counts, checksums, counters)."""
+    """Move staged files into place and write the manifest (rows, checksums, counts)."""
     staging = storage.join(output_dir, STAGING)
-    counters_path = storage.join(staging, COUNTERS_FILE)
-    raw = json.loads(storage.read_bytes(counters_path)) if storage.is_file(counters_path) else {}
+    counts_path = storage.join(staging, COUNTS_FILE)
+    counts = (Counts.from_json(json.loads(storage.read_bytes(counts_path)))
+              if storage.is_file(counts_path) else Counts())
     for sub in ("data", "errors"):
         storage.delete_dir(storage.join(output_dir, sub))
     for rel in storage.list_files(staging):  # file by file: object stores cannot move folders
@@ -190,16 +215,10 @@ def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
                 describe_file(output_dir, rel))
         elif folder == "errors":
             manifest.errors.append(describe_file(output_dir, rel))
-    drops = {k.split(":", 1)[1]: v for k, v in sorted(raw.items()) if k.startswith("drop:")}
-    manifest.counters = {
-        "records_read": raw.get("records_read", 0),
-        "bytes_read": raw.get("bytes_read", 0),
-        "pairs_kept": raw.get("pairs_kept", 0),
-        "dead_letters": sum(f.rows for f in manifest.errors),
-        "drops": drops,
-    }
-    if report is not None:  # a command's own report built from its raw counters
-        manifest.extra.update(report(raw))
+    manifest.counts = counts
+    manifest.counters = counts.summary(dead_letters=sum(f.rows for f in manifest.errors))
+    if report is not None:  # a command's own report built from its counts
+        manifest.extra.update(report(counts))
     write_manifest(output_dir, manifest)
     return manifest
 
@@ -211,3 +230,18 @@ def run_pipeline(pipeline: beam.Pipeline) -> None:
     if state not in (None, "DONE") and str(state) not in ("DONE", "PipelineState.DONE"):
         print(f"pairmill: pipeline ended in state {state}", file=sys.stderr)
         raise RuntimeError(f"pipeline ended in state {state}")
+
+
+def finish_command(write, command: list[str], started: float, report=None,
+                   history: list[list[str]] | None = None) -> int:
+    """Move the staged files into place, write the manifest, print the summary."""
+    import time
+
+    from .stats import dataset_summary, format_summary
+
+    extra = {"seconds": round(time.time() - started, 1)}
+    if history:
+        extra["history"] = history
+    finalize_dataset(write.output, command, write.row_group_size, extra=extra, report=report)
+    print(format_summary(dataset_summary(write.output)))
+    return 0

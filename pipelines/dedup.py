@@ -31,6 +31,8 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from ..schemas import load_verified_manifest, storage
+from ..schemas.counts import Counts
+from .configs import DedupConfig
 from .dataset_sink import exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
 from .sharded_group import DEFAULT_NUM_SHARDS, ShardedGroupByKey
@@ -290,8 +292,8 @@ class Dedup(beam.PTransform):
         joined = ({"pair": pairs | "PairById" >> beam.Map(lambda p: (p["id"], p)),
                    "verdict": all_verdicts}
                   | "JoinBack" >> beam.CoGroupByKey()
-                  | "Apply" >> beam.ParDo(ApplyVerdicts()).with_outputs("counters", main="pairs"))
-        return joined.pairs, joined.counters
+                  | "Apply" >> beam.ParDo(ApplyVerdicts()).with_outputs("counts", main="pairs"))
+        return joined.pairs, joined.counts
 
 
 @functools.lru_cache(maxsize=1024)
@@ -308,17 +310,17 @@ def _sign_eval(batch, num_perm: int, ngram: int, bands: LshBands):
 class ApplyVerdicts(beam.DoFn):
     """Drop removed pairs; record on survivors how many pairs they stood for.
 
-    Counters are summed per bundle and emitted once at its end: four counter elements per pair
+    Counts are summed per bundle and emitted once at its end: four counter elements per pair
     were a third of the runner's per-element work.
     """
 
     def start_bundle(self):
-        self._counters: Counter = Counter()
+        self._counts = Counts()
 
     def finish_bundle(self):
-        for key, n in self._counters.items():
-            yield beam.pvalue.TaggedOutput("counters", WindowedValue(
-                (key, n), GlobalWindow().max_timestamp(), [GlobalWindow()]))
+        if self._counts:
+            yield beam.pvalue.TaggedOutput("counts", WindowedValue(
+                self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
 
     def process(self, element):
         _, grouped = element
@@ -326,65 +328,100 @@ class ApplyVerdicts(beam.DoFn):
             return
         pair = grouped["pair"][0]
         task = pair["task"]
-        count = self._counters
+        count = self._counts
         copies = len(grouped["pair"])  # the same pair (same id) in several inputs
-        count["records_read"] += copies
-        count[f"rows_in:{task}"] += copies
-        if copies > 1:
-            count["drop:exact_duplicate"] += copies - 1
-            count[f"removed:{task}:exact_duplicate"] += copies - 1
+        count.add("total", "records_read", copies)
+        count.add("total", "rows_in", copies, task)
+        count.add("removed", "exact_duplicate", copies - 1, task)
         removals = sorted(v for v in grouped["verdict"] if v[0] == "removed")
         if removals:
             # contamination outranks duplication in the report: it is the reason users act on
             decon = [r for r in removals if r[1].startswith("decontaminated:")]
-            reason = (decon or removals)[0][1]
-            count[f"drop:{reason}"] += 1
-            count[f"removed:{task}:{reason}"] += 1
+            count.add("removed", (decon or removals)[0][1], 1, task)
             return
         stood_for = copies + sum(v[1] for v in grouped["verdict"] if v[0] == "stood_for")
         meta = dict(pair.get("meta") or [])
         meta["duplicates"] = str(stood_for - 1)
-        count[f"rows_out:{task}"] += 1
-        count[f"cluster_size:{stood_for}"] += 1
+        count.add("total", "rows_out", 1, task)
+        count.add("histogram", f"cluster_size:{stood_for}")
         yield {**pair, "meta": sorted(meta.items())}
 
 
-def build_dedup(pipeline: beam.Pipeline, inputs: list[str], output_dir: str, threshold: float,
-                num_perm: int, ngram: int, field: str, eval_files: list[str],
-                row_group_size: int, rows_per_file: int,
-                shuffle_shards: int = DEFAULT_NUM_SHARDS) -> None:
+def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
     from .dataset_sink import WritePairsDataset
 
     pairs = (pipeline
-             | "Files" >> beam.Create(dataset_files(inputs))
+             | "Files" >> beam.Create(dataset_files(config.input))
              | "Spread" >> beam.Reshuffle()
              | "Read" >> beam.FlatMap(read_pairs))
-    kept, counters = pairs | "Dedup" >> Dedup(threshold, num_perm, ngram, field, eval_files,
-                                                 shuffle_shards)
-    errors = pipeline | "NoErrors" >> beam.Create([])
-    _ = {"pairs": kept, "errors": errors, "counters": counters} | "Write" >> WritePairsDataset(
-        output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file,
-        exact_dedup=False)
+    kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
+                                              config.field, config.decontaminate,
+                                              config.shuffle_shards)
+    letters = pipeline | "NoDeadLetters" >> beam.Create([])
+    _ = {"pairs": kept, "dead_letters": letters, "counts": counts} | "Write" >> WritePairsDataset(
+        config.write.output, row_group_size=config.write.row_group_size,
+        rows_per_file=config.write.rows_per_file, exact_dedup=False)
 
 
-def dedup_report(raw: dict, threshold: float, num_perm: int, ngram: int, field: str,
-                 bands: LshBands) -> dict:
+def dedup_report(counts: Counts, config: DedupConfig) -> dict:
     """Rows in/out per task, removals by reason (per task), cluster-size histogram."""
+    bands = LshBands.for_threshold(config.threshold, config.num_perm)
     tasks: dict[str, dict] = {}
-    histogram: dict[str, int] = {}
-    for key, n in raw.items():
-        kind, _, rest = key.partition(":")
-        if kind in ("rows_in", "rows_out"):
-            tasks.setdefault(rest, {"rows_in": 0, "rows_out": 0, "removed": {}})[kind] = n
-        elif kind == "removed":
-            task, _, reason = rest.partition(":")
-            entry = tasks.setdefault(task, {"rows_in": 0, "rows_out": 0, "removed": {}})
-            entry["removed"][reason] = n
-        elif kind == "cluster_size":
-            histogram[rest] = n
+
+    def entry(task: str) -> dict:
+        return tasks.setdefault(task, {"rows_in": 0, "rows_out": 0, "removed": {}})
+
+    for task, reason, n in counts.select("total"):
+        if reason in ("rows_in", "rows_out"):
+            entry(task)[reason] = n
+    for task, reason, n in counts.select("removed"):
+        entry(task)["removed"][reason] = n
+    histogram = {reason.split(":", 1)[1]: n for _, reason, n in counts.select("histogram")
+                 if reason.startswith("cluster_size:")}
     return {"dedup": {
-        "threshold": threshold, "num_perm": num_perm, "ngram": ngram, "field": field,
-        "bands": bands.bands, "rows_per_band": bands.rows,
+        "threshold": config.threshold, "num_perm": config.num_perm, "ngram": config.ngram,
+        "field": config.field, "bands": bands.bands, "rows_per_band": bands.rows,
         "tasks": dict(sorted(tasks.items())),
         "cluster_sizes": dict(sorted(histogram.items(), key=lambda kv: int(kv[0]))),
     }}
+
+
+def dedup(config: DedupConfig) -> int:
+    """Run `pairmill dedup` from its config: every input checked before any work starts."""
+    import sys
+    import time
+
+    from ..schemas import read_manifest
+    from .dataset_sink import finish_command, prepare_output, run_pipeline
+    from .options import beam_options
+
+    options = beam_options(config.beam_args)
+    if config.num_perm & (config.num_perm - 1) or not 8 <= config.num_perm <= 1024:
+        raise ValueError("--num-perm must be a power of two between 8 and 1024")
+    for folder in config.input:
+        if not storage.is_dir(folder):
+            raise FileNotFoundError(f"{folder}: no such directory")
+    dataset_files(config.input)  # refuses damaged datasets before any work starts
+    for path in config.decontaminate:
+        if storage.is_dir(path):
+            dataset_files([path])
+        elif not storage.is_file(path):
+            raise FileNotFoundError(f"{path}: no such file or dataset")
+    output = config.write.output
+    if storage.absolute(output) in {storage.absolute(d) for d in config.input}:
+        raise ValueError("--output must not be one of the --input datasets")
+    prepare_output(output, config.write.overwrite)
+    started = time.time()
+    print(f"pairmill: dedup of {len(config.input)} dataset(s) -> {output}", file=sys.stderr)
+    pipeline = beam.Pipeline(options=options)
+    build_dedup(pipeline, config)
+    run_pipeline(pipeline)
+    history: list[list[str]] = []  # the commands that made the inputs, for the dataset card
+    for folder in config.input:
+        manifest = read_manifest(folder)
+        for command in [*manifest.extra.get("history", []), manifest.command]:
+            if command and command not in history:
+                history.append(command)
+    return finish_command(config.write, ["pairmill", *config.argv()], started,
+                          report=lambda counts: dedup_report(counts, config), history=history)
+

@@ -113,3 +113,14 @@ def format_summary(summary: dict) -> str:
 
 
 __all__ = ["dataset_summary", "format_summary", "ManifestError"]
+
+
+def stats(config) -> int:
+    """`pairmill stats DIR`: exit 1 when the dataset does not match its manifest."""
+    import json
+
+    if not storage.is_dir(config.dataset):
+        raise FileNotFoundError(f"{config.dataset}: no such directory")
+    summary = dataset_summary(config.dataset)
+    print(json.dumps(summary, indent=2) if config.json else format_summary(summary))
+    return 1 if summary["problems"] else 0

@@ -22,6 +22,7 @@ from .pairs import (
     make_dead_letter,
     make_pair,
     pair_id,
+    register_task,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "check_task",
     "make_pair",
     "pair_id",
+    "register_task",
 ]

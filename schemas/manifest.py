@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 
 from . import storage
-from .pairs import REQUIRED_COLUMNS, TASKS
+from .counts import Counts
+from .pairs import REQUIRED_COLUMNS, TASK_NAME
 
 FORMAT = "pairmill/1"
 MANIFEST_NAME = "manifest.json"
@@ -35,7 +36,8 @@ class Manifest:
     """Everything `manifest.json` holds. `counters` are records read, pairs kept, drops per reason."""
 
     tasks: dict[str, list[FileEntry]] = field(default_factory=dict)
-    counters: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict)  # summary: totals and drops per reason
+    counts: Counts = field(default_factory=Counts)  # every counter, per kind, task and reason
     errors: list[FileEntry] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     row_group_size: int = 0
@@ -62,6 +64,7 @@ class Manifest:
             "errors": {"rows": sum(f.rows for f in self.errors),
                        "files": [vars(f) for f in self.errors]},
             "counters": self.counters,
+            "counts": self.counts.to_json(),
         }
         out.update(self.extra)
         return out
@@ -70,11 +73,13 @@ class Manifest:
     def from_json(cls, obj: dict) -> Manifest:
         if obj.get("format") != FORMAT:
             raise ManifestError(f"not a pairmill dataset manifest (format {obj.get('format')!r})")
-        known = {"format", "created_by", "command", "row_group_size", "tasks", "errors", "counters"}
+        known = {"format", "created_by", "command", "row_group_size", "tasks", "errors", "counters",
+                 "counts"}
         try:
             return cls(
                 tasks={t: [FileEntry(**f) for f in v["files"]] for t, v in obj["tasks"].items()},
                 counters=obj.get("counters", {}),
+                counts=Counts.from_json(obj.get("counts", [])),
                 errors=[FileEntry(**f) for f in obj.get("errors", {}).get("files", [])],
                 command=obj.get("command", []),
                 row_group_size=obj.get("row_group_size", 0),
@@ -135,8 +140,8 @@ def validate_dataset(dataset_dir: str | os.PathLike, check_hashes: bool = True) 
     except ManifestError as exc:
         return [str(exc)]
     for task, files in manifest.tasks.items():
-        if task not in TASKS:
-            problems.append(f"unknown task {task!r}")
+        if not TASK_NAME.match(task):  # tasks of plug-in sources are valid too
+            problems.append(f"malformed task name {task!r}")
         for entry in files:
             problems.extend(_check_file(dataset_dir, entry, check_hashes, REQUIRED_COLUMNS))
     for entry in manifest.errors:

@@ -7,23 +7,15 @@ optional column is fine, renaming one breaks users.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pyarrow as pa
 
-# task name -> source family (DESIGN.md). A training batch never mixes two tasks.
-TASKS: dict[str, str] = {
-    "web_title_body": "crawl",
-    "web_anchor_target": "crawl",
-    "reddit_title_body": "reddit",
-    "reddit_post_comment": "reddit",
-    "stackexchange_title_body": "stackexchange",
-    "stackexchange_question_answer": "stackexchange",
-    "arxiv_title_abstract": "arxiv",
-    "s2orc_citation_reference": "s2orc",
-    "wikipedia_entity_description": "wikipedia",
-    "wikipedia_citation_reference": "wikipedia",
-    "code_docstring_code": "code",
-}
+# task name -> the source that makes it. Sources register their tasks when their spec is
+# declared (extractors/spec.py), so a new source never edits this module. A training batch never
+# mixes two tasks.
+TASKS: dict[str, str] = {}
+TASK_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 REQUIRED_COLUMNS = ("id", "task", "query", "document", "source", "origin")
 OPTIONAL_COLUMNS = ("lang", "negatives", "score", "meta")
@@ -48,10 +40,24 @@ class SchemaError(ValueError):
     """A pair or a dataset does not follow the pairs contract."""
 
 
+def register_task(task: str, source: str) -> None:
+    """Declare a task (snake_case, `<source>_<query>_<document>`) as made by `source`."""
+    if not TASK_NAME.match(task):
+        raise SchemaError(f"task name {task!r} must be snake_case words, such as web_title_body")
+    if TASKS.get(task, source) != source:
+        raise SchemaError(f"task {task!r} is already made by source {TASKS[task]!r}")
+    TASKS[task] = source
+
+
 def check_task(task: str) -> str:
-    """Return `task` if it is a known task name, else raise SchemaError naming the known ones."""
-    if task not in TASKS:
-        raise SchemaError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))}")
+    """Return `task` if it is a well-formed task name, else raise SchemaError.
+
+    Which tasks exist is the source registry's business (plug-in sources add their own); the
+    mining pipeline refuses a pair whose task its source did not declare.
+    """
+    if not isinstance(task, str) or not TASK_NAME.match(task):
+        raise SchemaError(f"malformed task name {task!r}; tasks are snake_case such as "
+                          f"web_title_body")
     return task
 
 

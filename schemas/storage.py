@@ -1,15 +1,17 @@
-"""Dataset folders on any filesystem pyarrow knows: a local path, file://, gs://, s3://, hdfs://.
+"""The one storage layer: every dataset read and write, and every remote dump opened.
 
-On Dataflow, Spark or Flink the driver and the workers share no disk, so every read and write
-of a dataset (shards, counters, manifest, inputs of `pairmill dedup`) goes through
-`pyarrow.fs`, which ships GCS, S3 and HDFS clients in its wheels. A plain path stays a plain
-local path.
+`pyarrow.fs` was chosen over fsspec as the interface: it ships GCS, S3 and HDFS clients in the
+pyarrow wheel pairmill already needs (no extra packages on Dataflow/Spark workers, where driver
+and workers share no disk), and gives seekable files for Parquet footers. Schemes only fsspec
+knows (`hf://` through huggingface_hub, `memory://`) are wrapped with pyarrow's FSSpecHandler, so
+callers see one API. Beam's own FileSystems are left to Beam. A plain path stays a local path.
 """
 
 from __future__ import annotations
 
 import os
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 
@@ -18,7 +20,24 @@ def resolve(location: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
     location = os.fspath(location)
     if "://" not in location:
         return pafs.LocalFileSystem(), os.path.abspath(location)
-    return pafs.FileSystem.from_uri(location)
+    try:
+        return pafs.FileSystem.from_uri(location)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _fsspec(location)
+
+
+def _fsspec(location: str) -> tuple[pafs.FileSystem, str]:
+    """A scheme pyarrow has no client for, through fsspec (hf:// needs huggingface_hub)."""
+    try:
+        import fsspec
+    except ImportError:
+        raise ValueError(f"{location}: this scheme needs fsspec (pip install fsspec)") from None
+    scheme, _, path = location.partition("://")
+    try:
+        fs = fsspec.filesystem(scheme)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"{location}: cannot open this scheme ({exc})") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
 def absolute(location: str | os.PathLike) -> str:
@@ -109,3 +128,19 @@ def list_files(location: str | os.PathLike) -> list[str]:
     infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     root = path.rstrip("/") + "/"
     return sorted(i.path[len(root):] for i in infos if i.type == pafs.FileType.File)
+
+
+def glob(pattern: str) -> list[str]:
+    """Files a glob pattern (or a plain path) names, sorted; local paths come back absolute."""
+    import fnmatch
+    import glob as local_glob
+
+    if "://" not in pattern:
+        return sorted(os.path.abspath(p) for p in local_glob.glob(pattern) if os.path.isfile(p))
+    if not any(c in pattern for c in "*?["):
+        return [pattern] if is_file(pattern) else []
+    scheme, _, rest = pattern.partition("://")
+    fixed = rest[:min(rest.find(c) for c in "*?[" if c in rest)].rsplit("/", 1)[0]
+    base = f"{scheme}://{fixed}"
+    return sorted(f"{base}/{rel}" for rel in list_files(base)
+                  if fnmatch.fnmatchcase(f"{base}/{rel}", pattern))

@@ -16,7 +16,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pairmill.cli import main
 from pairmill.extractors.code import CodeOptions
-from pairmill.pipelines.code_sources import ExtractCodeUnit, expand_input
+from pairmill.extractors.code.trees import expand_input
+from pairmill.pipelines.mine import COUNTS, DEAD_LETTERS, PARTS, MineInputs
 from pairmill.schemas import read_manifest, validate_dataset
 
 from .conftest import SOURCES, write_tree
@@ -42,12 +43,14 @@ def test_extract_step_with_assert_that(source_tree):
     with BeamTestPipeline(runner="FnApiRunner") as p:
         outputs = (p | beam.Create([str(source_tree)])
                    | beam.FlatMap(expand_input, options.languages)
-                   | beam.ParDo(ExtractCodeUnit(options)).with_outputs(
-                       ExtractCodeUnit.COUNTERS, ExtractCodeUnit.ERRORS, main="pairs"))
+                   | beam.Map(lambda unit: ("input", unit))
+                   | beam.ParDo(MineInputs("code", options)).with_outputs(
+                       COUNTS, DEAD_LETTERS, PARTS, main="pairs"))
         names = outputs.pairs | beam.Map(lambda r: (r["lang"], dict(r["meta"])["function"]))
         assert_that(names, equal_to(sorted(EXPECTED)))
-        read = (outputs[ExtractCodeUnit.COUNTERS]
-                | beam.Filter(lambda kv: kv[0] == "records_read") | beam.CombinePerKey(sum))
+        read = (outputs[COUNTS]
+                | beam.Map(lambda counts: ("records_read", counts.get("total", "records_read")))
+                | beam.CombinePerKey(sum))
         assert_that(read, equal_to([("records_read", len(SOURCES))]), label="files read")
 
 

@@ -50,7 +50,7 @@ def test_dry_run_folder_loads_with_datasets_one_config_per_task(deduped, tmp_pat
         assert set(loaded["task"]) == {task}
         assert {"key": "duplicates", "value": "0"} in loaded[0]["meta"]  # map -> key/value list
     # the card states counts, lengths, dedup figures and the commands that made the data
-    assert "| `web_title_body` | crawl | 40 |" in body
+    assert "| `web_title_body` | web | 40 |" in body  # `crawl` is now `web`
     assert "threshold 0.8" in body and "| `arxiv_title_abstract` | 25 | 25 | - |" in body
     assert "pairmill dedup --input" in body
     assert "Earlier steps:\n\n```\ntest\n```" in body  # the command that made the input

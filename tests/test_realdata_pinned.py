@@ -24,7 +24,7 @@ DIGESTS = Path(__file__).with_name("data") / "realdata_digests.json"
 
 # source -> argv after `pairmill mine SOURCE` (paths relative to REALDATA)
 COMMANDS = {
-    "crawl": ["--input", "warc/warcfile.warc.gz", "warc/example-iana.org-chunked.warc"],
+    "web": ["--input", "warc/warcfile.warc.gz", "warc/example-iana.org-chunked.warc"],
     "reddit": ["--submissions", "reddit/AskWomen_submissions.zst", "--comments", "reddit/RC_2005-12.zst"],
     "stackexchange": ["--input", "stackexchange/Posts.xml"],
     "arxiv": ["--input", "arxiv/arxiv-metadata-oai-snapshot.sample.jsonl"],

@@ -128,7 +128,7 @@ def test_a_stopped_training_stage_resumes_from_its_checkpoint(tmp_path, tiny_mod
     assert steps == [1, 2, 3, 4]
     # the held-out source is not trained on: train reads only the other source's dataset
     config = json.loads((tmp_path / "run" / "train" / "train_config.json").read_text())
-    assert config["data"] == [str(tmp_path / "run" / "mined" / "code")]
+    assert config["input"] == [str(tmp_path / "run" / "mined" / "code")]  # `data` is now `input`
     rows = pq.read_table(next((tmp_path / "run" / "mined" / "code").rglob("*.parquet")))
     assert rows.num_rows >= 8
 

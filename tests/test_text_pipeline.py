@@ -7,7 +7,9 @@ import gzip
 import apache_beam as beam
 
 from pairmill.extractors.result import Extraction
-from pairmill.pipelines.record_sources import InputKind, MineSourceFiles, TextSource, read_lines
+from pairmill.extractors.spec import InputKind, SourceSpec, Task
+from pairmill.extractors.text.records import read_lines
+from pairmill.pipelines.mine import COUNTS, DEAD_LETTERS, MineInputs
 from pairmill.schemas import make_pair
 
 
@@ -15,18 +17,25 @@ def _extract(line: bytes, origin: str) -> Extraction:
     if b"boom" in line:
         raise KeyError("a bug the tests plant")
     out = Extraction()
-    out.pairs.append(make_pair("arxiv_title_abstract", "q", line.decode().strip(), "test", origin))
+    out.pairs.append(make_pair("test_line_text", "q", line.decode().strip(), "test", origin))
     return out
 
 
+SPEC = SourceSpec("test", "", "", (Task("test_line_text", "q", "d"),), object,
+                  (InputKind("lines", "", lambda options: _extract, records=read_lines),))
+
+
 def _run(path: str):
-    source = TextSource("test", {"lines": InputKind(read_lines, _extract)})
     pairs, counters, errors = [], {}, []
-    for item in MineSourceFiles(source).process(("lines", path)):
+    fn = MineInputs(SPEC, None)
+    fn.setup()
+    for item in fn.process(("lines", path)):
         if isinstance(item, beam.pvalue.TaggedOutput):
-            if item.tag == MineSourceFiles.COUNTERS:
-                counters[item.value[0]] = counters.get(item.value[0], 0) + item.value[1]
-            elif item.tag == MineSourceFiles.ERRORS:
+            if item.tag == COUNTS:  # the old flat counter names, from the structured counts
+                for key, n in item.value:
+                    name = key.reason if key.kind == "total" else f"drop:{key.reason}"
+                    counters[name] = counters.get(name, 0) + n
+            elif item.tag == DEAD_LETTERS:
                 errors.append(item.value)
         else:
             pairs.append(item)

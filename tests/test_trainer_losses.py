@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from pairmill.trainer.gradcache import GradCacheStep, token_chunks
-from pairmill.trainer.losses import ContrastiveLoss, reference_loss
+from pairmill.trainer.losses import make_loss, reference_loss
 from pairmill.trainer.model import Encoder, load_tokenizer, make_encode, pad_chunk
 
 QUERIES = [f"return the {w} of a list of numbers" + " quickly" * (i % 4) for i, w in
@@ -31,7 +31,7 @@ def unit(rows: int, dim: int = 16, seed: int = 0) -> torch.Tensor:
 def test_chunked_loss_and_gradients_equal_the_formula(kind, extra_docs):
     q = unit(9, seed=1).requires_grad_(True)
     d = unit(9 + extra_docs, seed=2).requires_grad_(True)
-    loss = ContrastiveLoss(kind, temperature=0.07)
+    loss = make_loss(kind, temperature=0.07)
     value = loss.backward_loss(q, d, chunk_rows=4)
     grads = (q.grad.clone(), d.grad.clone())
     q2, d2 = q.detach().clone().requires_grad_(True), d.detach().clone().requires_grad_(True)
@@ -45,23 +45,23 @@ def test_chunked_loss_and_gradients_equal_the_formula(kind, extra_docs):
 def test_gte_partition_has_four_directions():
     # a batch of one has no in-batch terms: the loss is -log(e^s / e^s) = 0 for gte
     q, d = unit(1, seed=3), unit(1, seed=4)
-    assert float(ContrastiveLoss("gte").chunk_loss(q, d, slice(0, 1))) == pytest.approx(0.0, abs=1e-4)
+    assert float(make_loss("gte").chunk_loss(q, d, slice(0, 1))) == pytest.approx(0.0, abs=1e-4)
     # with two rows the q→q, d→q and d→d terms all count: adding them changes the loss
     q, d = unit(2, seed=5), unit(2, seed=6)
-    gte = float(ContrastiveLoss("gte", 0.1).chunk_loss(q, d, slice(0, 2))) / 2
+    gte = float(make_loss("gte", 0.1).chunk_loss(q, d, slice(0, 2))) / 2
     only_q_to_d = float(F.cross_entropy(q @ d.T / 0.1, torch.arange(2)))
     assert gte > only_q_to_d
 
 
 def test_cpt_temperature_is_trainable_and_clamped():
-    loss = ContrastiveLoss("cpt", temperature=0.05, min_temperature=0.02)
+    loss = make_loss("cpt", temperature=0.05, min_temperature=0.02)
     q, d = unit(6, seed=7), unit(6, seed=8)
     loss.backward_loss(q.requires_grad_(True), d.requires_grad_(True))
     assert loss.log_scale.grad is not None and float(loss.log_scale.grad) != 0.0
     with torch.no_grad():
         loss.log_scale.fill_(10.0)
     assert loss.temperature == pytest.approx(0.02)
-    assert not ContrastiveLoss("gte").log_scale.requires_grad
+    assert not make_loss("gte").log_scale.requires_grad
 
 
 def test_token_chunks_cover_every_sequence_within_the_budget():
@@ -95,7 +95,7 @@ def test_gradcache_gradients_equal_full_batch_gradients(tiny_model, kind):
     expected = _full_batch_grads(encoder, kind, q_ids, d_ids + n_ids, tokenizer.pad_token_id, 0.05)
     for budget in (40, 200, 10_000):  # one sequence per chunk, a few chunks, everything at once
         encoder.zero_grad()
-        step = GradCacheStep(encoder, ContrastiveLoss(kind, 0.05), tokenizer.pad_token_id, "cpu",
+        step = GradCacheStep(encoder, make_loss(kind, 0.05), tokenizer.pad_token_id, "cpu",
                              token_budget=budget, chunk_rows=3)
         step(q_ids, d_ids, n_ids)
         for name, grad in expected.items():
@@ -114,7 +114,7 @@ def test_gradcache_replays_dropout_masks(tiny_model):
     chunks = token_chunks([len(s) for s in sequences], 120)
     assert len(chunks) > 2
     torch.manual_seed(123)
-    step = GradCacheStep(encoder, ContrastiveLoss("gte", 0.05), tokenizer.pad_token_id, "cpu",
+    step = GradCacheStep(encoder, make_loss("gte", 0.05), tokenizer.pad_token_id, "cpu",
                          token_budget=120)
     step(q_ids, d_ids)
     got = {n: p.grad.clone() for n, p in encoder.named_parameters() if p.grad is not None}
@@ -148,7 +148,7 @@ def _ddp_worker(rank, world, port, model_path, kind, result_path):
     encode = make_encode(tokenizer, 48, "mean")
     ddp = torch.nn.parallel.DistributedDataParallel(encoder)
     share = slice(rank * 5, rank * 5 + 5)
-    loss = ContrastiveLoss(kind, 0.05)
+    loss = make_loss(kind, 0.05)
     step = GradCacheStep(encoder, loss, tokenizer.pad_token_id, "cpu", token_budget=60, chunk_rows=2,
                          ddp_model=ddp)
     stats = step(encode(QUERIES[share], "query"), encode(DOCUMENTS[share], "document"),
@@ -184,7 +184,7 @@ def test_two_ranks_give_the_full_batch_gradients(tiny_model, kind, tmp_path):
     for name, grad in expected.items():
         assert torch.allclose(grads[name], grad, atol=2e-5, rtol=1e-3), name
     if kind == "cpt":
-        loss = ContrastiveLoss("cpt", 0.05)
+        loss = make_loss("cpt", 0.05)
         with torch.no_grad():
             q, d = encoder(qi, qm), encoder(di, dm)
         loss.backward_loss(q.requires_grad_(True), d.requires_grad_(True))
@@ -200,7 +200,7 @@ def test_gradient_checkpointing_keeps_the_gradients(tiny_model):
         encoder = _tiny(tiny_model, dropout=False)
         if checkpointing:
             encoder.enable_checkpointing()
-        GradCacheStep(encoder, ContrastiveLoss("gte", 0.05), tokenizer.pad_token_id, "cpu",
+        GradCacheStep(encoder, make_loss("gte", 0.05), tokenizer.pad_token_id, "cpu",
                       token_budget=100)(q_ids, d_ids)
         grads.append({n: p.grad.clone() for n, p in encoder.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys()

@@ -37,7 +37,7 @@ def code_pairs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _config(data: Path, output: Path, model: Path, **overrides) -> TrainConfig:
-    settings = dict(data=[str(data)], output=str(output), model=str(model), batch_size=16, steps=8,
+    settings = dict(input=[str(data)], output=str(output), model=str(model), batch_size=16, steps=8,
                     lr=2e-3, max_length=64, token_budget=256, checkpoint_every=2, progress=False)
     settings.update(overrides)
     return TrainConfig(**settings)

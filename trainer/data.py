@@ -1,13 +1,12 @@
 """Streaming the mixture: row groups read on demand, tokenised ahead of the trainer in a thread.
 
-Datasets are read from local folders or any fsspec URL (`hf://datasets/ORG/NAME`, `s3://...`);
+Datasets are read through the storage layer (local folders, `s3://`, `gs://`, `hf://datasets/...`);
 only the row groups a batch needs are read, and a small cache keeps the current one per task.
 Tokenisation returns unpadded id lists; padding happens per GradCache chunk.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections import OrderedDict
@@ -17,38 +16,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas import FORMAT, Manifest, ManifestError
+from ..schemas import Manifest, ManifestError, read_manifest, storage
 from .plan import MixturePlan, RowGroup, RowRef, rank_slice
 
 
-def _is_url(location: str) -> bool:
-    return "://" in location
-
-
-def open_binary(location: str):
-    """A readable binary file for a local path or an fsspec URL."""
-    if _is_url(location):
-        import fsspec
-
-        return fsspec.open(location, "rb").open()
-    return open(location, "rb")
-
-
-def _join(base: str, rel: str) -> str:
-    return f"{base.rstrip('/')}/{rel}"
-
-
 def read_dataset_manifest(location: str) -> Manifest:
-    try:
-        with open_binary(_join(location, "manifest.json")) as f:
-            obj = json.loads(f.read())
-    except FileNotFoundError:
-        raise ManifestError(f"{location}: no manifest.json; not a pairmill dataset") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{location}/manifest.json: invalid JSON ({exc})") from exc
-    if obj.get("format") != FORMAT:
-        raise ManifestError(f"{location}: not a pairmill dataset (format {obj.get('format')!r})")
-    return Manifest.from_json(obj)
+    return read_manifest(location)
 
 
 def mixture_tasks(datasets: list[str]) -> dict[str, list[RowGroup]]:
@@ -65,7 +38,7 @@ def mixture_tasks(datasets: list[str]) -> dict[str, list[RowGroup]]:
                     raise ManifestError(f"{location}: manifest has no row_group_size")
                 full, rest = divmod(entry.rows, size)
                 counts = [size] * full + ([rest] if rest else [])
-                url = _join(location, entry.path)
+                url = storage.join(location, entry.path)
                 tasks.setdefault(task, []).extend(RowGroup(url, i, n) for i, n in enumerate(counts))
     return tasks
 
@@ -85,7 +58,7 @@ class RowGroupReader:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        with open_binary(group.location) as f:
+        with storage.open_input(group.location) as f:
             parquet = pq.ParquetFile(f)
             names = parquet.schema_arrow.names
             columns = names if self.columns is None else [c for c in self.columns if c in names]

@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from .data import open_binary, read_dataset_manifest
+from ..schemas import storage
+from .data import read_dataset_manifest
 from .gradcache import token_chunks
 from .model import Encoder, load_tokenizer, make_encode, pad_chunk
 
@@ -25,7 +26,7 @@ def read_pairs(dataset: str, max_pairs: int, seed: int) -> dict[str, tuple[list[
     for task, files in sorted(manifest.tasks.items()):
         queries, documents = [], []
         for entry in files:
-            with open_binary(f"{dataset.rstrip('/')}/{entry.path}") as f:
+            with storage.open_input(storage.join(dataset, entry.path)) as f:
                 table = pq.read_table(f, columns=["query", "document"])
             queries += table.column("query").to_pylist()
             documents += table.column("document").to_pylist()
@@ -117,3 +118,19 @@ def format_report(report: dict) -> str:
                      + "  ".join(f"{report['mean'][m]:>10.4f}" for m in METRICS))
     return "\n".join(lines)
 
+
+
+def eval_command(config) -> int:
+    """`pairmill eval` from its config: prints the report, and writes it with --output."""
+    import json
+
+    from ..schemas import storage
+    from .model import default_model_path, offline
+
+    offline()
+    report = evaluate(config.model or default_model_path(), config.input, config.candidates,
+                      config.max_pairs, config.max_length, config.seed, config.device)
+    print(json.dumps(report, indent=2) if config.json else format_report(report))
+    if config.output:
+        storage.write_bytes(config.output, (json.dumps(report, indent=2) + "\n").encode())
+    return 0

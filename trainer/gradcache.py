@@ -135,9 +135,7 @@ class GradCacheStep:
         if self.world_size > 1:
             dist.all_reduce(q_grad)
             dist.all_reduce(d_grad)
-            if self.loss.log_scale.requires_grad and self.loss.log_scale.grad is not None:
-                dist.all_reduce(self.loss.log_scale.grad)
-                self.loss.log_scale.grad /= self.world_size
+            self.loss.sync_gradients(self.world_size)
             total = torch.tensor([loss], device=self.device)
             dist.all_reduce(total)
             loss = float(total)

@@ -1,14 +1,15 @@
 """Contrastive losses over unit-length embeddings, computed and back-propagated in row chunks.
 
+Each loss is a registered class with one interface (`chunk_loss`, its temperature and whether it
+is trained, `card()` for the model card, `reference` for tests); GradCache and the training loop
+see only that interface, so a new loss is one class here plus its tests.
+
 `backward_loss` never builds the whole similarity matrix: each chunk of rows computes its logits
 against all columns, adds its share of the loss, and back-propagates at once, so its memory is
 freed before the next chunk. The embeddings are GradCache's leaves; their `.grad` fills up.
 
 Losses (B pairs; Q queries, P positive documents, N = P plus hard negatives; s = cosine):
-- `gte` (GTE eq. 3): for row i, one partition over q_i→N, q_i→q_j, d_i→q_j and d_i→d_j (j ≠ i in
-  the last three, so the positive appears once), fixed temperature τ.
-- `cpt` (cpt-text): symmetric cross-entropy, rows q_i→N and columns d_i→Q, with a trainable
-  temperature; the logit scale is clamped to at most 1/min_temperature.
+- `gte` (GteLoss, GTE eq. 3) and `cpt` (CptLoss, cpt-text); see their docstrings.
 
 With several ranks, `queries`/`documents` are the gathered global tensors (leaves) and `rows` the
 range this rank owns; summing every rank's loss, and every rank's leaf gradients, gives the
@@ -18,26 +19,46 @@ full-batch loss and gradients.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-LOSSES = ("gte", "cpt")
+LOSSES: dict[str, type[ContrastiveLoss]] = {}
+
+
+def register_loss(cls: type[ContrastiveLoss]) -> type[ContrastiveLoss]:
+    LOSSES[cls.name] = cls
+    return cls
+
+
+def make_loss(name: str, temperature: float | None = None, min_temperature: float = 0.01
+              ) -> ContrastiveLoss:
+    """The registered loss `name`; its own default temperature when `temperature` is None."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; one of {', '.join(LOSSES)}")
+    return LOSSES[name](temperature, min_temperature)
 
 
 class ContrastiveLoss(nn.Module):
-    """Holds the temperature: a fixed buffer for `gte`, a trainable log-scale for `cpt`."""
+    """Holds the temperature: a fixed buffer, or a trainable log-scale (`trainable_temperature`).
 
-    def __init__(self, kind: str = "gte", temperature: float = 0.01, min_temperature: float = 0.01):
+    Subclasses set `name`, `default_temperature`, `trainable_temperature` and implement
+    `chunk_loss` and `reference`.
+    """
+
+    name: ClassVar[str] = ""
+    default_temperature: ClassVar[float] = 0.05
+    trainable_temperature: ClassVar[bool] = False
+
+    def __init__(self, temperature: float | None = None, min_temperature: float = 0.01):
         super().__init__()
-        if kind not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
+        temperature = self.default_temperature if temperature is None else temperature
         if temperature <= 0:
             raise ValueError("temperature must be positive")
-        self.kind = kind
         self.max_log_scale = math.log(1.0 / min_temperature)
         log_scale = torch.tensor(math.log(1.0 / temperature), dtype=torch.float32)
-        if kind == "cpt":
+        if self.trainable_temperature:
             self.log_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)
@@ -49,28 +70,31 @@ class ContrastiveLoss(nn.Module):
     def temperature(self) -> float:
         return float(1.0 / self.scale().detach())
 
+    def parameter_groups(self) -> list[dict]:
+        """Optimiser groups of the loss's own parameters (none when the temperature is fixed)."""
+        return [{"params": [self.log_scale], "weight_decay": 0.0}] if self.trainable_temperature else []
+
+    def sync_gradients(self, world_size: int) -> None:
+        """Average the loss's own gradients over ranks (each rank computed its rows' share)."""
+        if self.trainable_temperature and self.log_scale.grad is not None and world_size > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(self.log_scale.grad)
+            self.log_scale.grad /= world_size
+
+    def card(self) -> dict:
+        """What a model card says of the loss."""
+        return {"loss": self.name, "temperature": self.temperature,
+                "trainable_temperature": self.trainable_temperature}
+
     def chunk_loss(self, queries: torch.Tensor, documents: torch.Tensor, rows: slice) -> torch.Tensor:
         """Sum of the loss terms of the rows in `rows` (not yet divided by the batch size)."""
-        batch = queries.shape[0]
-        positives = documents[:batch]
-        q, d = queries[rows], positives[rows]
-        scale = self.scale()
-        index = torch.arange(rows.start, rows.stop, device=queries.device)
-        local = torch.arange(q.shape[0], device=queries.device)
-        positive = (q * d).sum(-1) * scale
-        q_to_docs = q @ documents.T * scale
-        if self.kind == "gte":
-            self_mask = torch.full((q.shape[0], batch), 0.0, device=queries.device)
-            self_mask[local, index] = float("-inf")
-            q_to_q = q @ queries.T * scale + self_mask
-            d_to_q = d @ queries.T * scale + self_mask
-            d_to_d = d @ positives.T * scale + self_mask
-            partition = torch.logsumexp(torch.cat([q_to_docs, q_to_q, d_to_q, d_to_d], dim=1), dim=1)
-            return (partition - positive).sum()
-        d_to_q = d @ queries.T * scale
-        rows_ce = torch.logsumexp(q_to_docs, dim=1) - positive
-        cols_ce = torch.logsumexp(d_to_q, dim=1) - positive
-        return 0.5 * (rows_ce + cols_ce).sum()
+        raise NotImplementedError
+
+    @staticmethod
+    def reference(queries: torch.Tensor, documents: torch.Tensor, temperature: float) -> torch.Tensor:
+        """The loss written as its formula, one term at a time (tests compare against it)."""
+        raise NotImplementedError
 
     def backward_loss(self, queries: torch.Tensor, documents: torch.Tensor, rows: slice | None = None,
                       batch_size: int | None = None, chunk_rows: int = 1024,
@@ -90,22 +114,82 @@ class ContrastiveLoss(nn.Module):
         return total
 
 
-def reference_loss(kind: str, queries: torch.Tensor, documents: torch.Tensor,
-                   temperature: float) -> torch.Tensor:
-    """The loss written as its formula, one term at a time (tests compare against it)."""
+def _rows(queries: torch.Tensor, documents: torch.Tensor, rows: slice, scale: torch.Tensor):
     batch = queries.shape[0]
-    s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
-    terms = []
-    for i in range(batch):
-        q, d = queries[i], documents[i]
-        if kind == "gte":
+    q, d = queries[rows], documents[:batch][rows]
+    return q, d, (q * d).sum(-1) * scale, q @ documents.T * scale
+
+
+@register_loss
+class GteLoss(ContrastiveLoss):
+    """GTE eq. 3: one partition over q_i→N, q_i→q_j, d_i→q_j and d_i→d_j (j ≠ i in the last
+    three, so the positive appears once), fixed temperature."""
+
+    name = "gte"
+    default_temperature = 0.01
+
+    def chunk_loss(self, queries, documents, rows):
+        batch = queries.shape[0]
+        positives = documents[:batch]
+        scale = self.scale()
+        q, d, positive, q_to_docs = _rows(queries, documents, rows, scale)
+        index = torch.arange(rows.start, rows.stop, device=queries.device)
+        local = torch.arange(q.shape[0], device=queries.device)
+        self_mask = torch.full((q.shape[0], batch), 0.0, device=queries.device)
+        self_mask[local, index] = float("-inf")
+        q_to_q = q @ queries.T * scale + self_mask
+        d_to_q = d @ queries.T * scale + self_mask
+        d_to_d = d @ positives.T * scale + self_mask
+        partition = torch.logsumexp(torch.cat([q_to_docs, q_to_q, d_to_q, d_to_d], dim=1), dim=1)
+        return (partition - positive).sum()
+
+    @staticmethod
+    def reference(queries, documents, temperature):
+        batch = queries.shape[0]
+        s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
+        terms = []
+        for i in range(batch):
+            q, d = queries[i], documents[i]
             z = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
             z = z + sum(torch.exp(s(q, queries[j])) for j in range(batch) if j != i)
             z = z + sum(torch.exp(s(queries[j], d)) for j in range(batch) if j != i)
             z = z + sum(torch.exp(s(documents[j], d)) for j in range(batch) if j != i)
             terms.append(-torch.log(torch.exp(s(q, d)) / z))
-        else:
+        return torch.stack(terms).mean()
+
+
+@register_loss
+class CptLoss(ContrastiveLoss):
+    """cpt-text: symmetric cross-entropy, rows q_i→N and columns d_i→Q, with a trainable
+    temperature; the logit scale is clamped to at most 1/min_temperature."""
+
+    name = "cpt"
+    default_temperature = 0.05
+    trainable_temperature = True
+
+    def chunk_loss(self, queries, documents, rows):
+        scale = self.scale()
+        q, d, positive, q_to_docs = _rows(queries, documents, rows, scale)
+        d_to_q = d @ queries.T * scale
+        rows_ce = torch.logsumexp(q_to_docs, dim=1) - positive
+        cols_ce = torch.logsumexp(d_to_q, dim=1) - positive
+        return 0.5 * (rows_ce + cols_ce).sum()
+
+    @staticmethod
+    def reference(queries, documents, temperature):
+        batch = queries.shape[0]
+        s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
+        terms = []
+        for i in range(batch):
+            q, d = queries[i], documents[i]
             rows = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
             cols = sum(torch.exp(s(queries[j], d)) for j in range(batch))
-            terms.append(-0.5 * (torch.log(torch.exp(s(q, d)) / rows) + torch.log(torch.exp(s(q, d)) / cols)))
-    return torch.stack(terms).mean()
+            terms.append(-0.5 * (torch.log(torch.exp(s(q, d)) / rows)
+                                 + torch.log(torch.exp(s(q, d)) / cols)))
+        return torch.stack(terms).mean()
+
+
+def reference_loss(name: str, queries: torch.Tensor, documents: torch.Tensor,
+                   temperature: float) -> torch.Tensor:
+    """The registered loss `name` written as its formula."""
+    return LOSSES[name].reference(queries, documents, temperature)

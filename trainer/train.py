@@ -12,7 +12,6 @@ task cursor back; it also records the plan's fingerprint and refuses to resume o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -20,55 +19,27 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from .configs import TrainConfig
 from .data import mixture_tasks, stream_batches
 from .gradcache import GradCacheStep
-from .losses import ContrastiveLoss
+from .losses import ContrastiveLoss, make_loss
 from .model import Encoder, default_model_path, load_tokenizer, make_encode
 from .plan import MixturePlan
 
 # Settings that change what the run computes; a resume with other values would not be exact.
-_PLAN_KEYS = ("data", "model", "pooling", "loss", "temperature", "alpha", "batch_size", "steps", "lr",
+_PLAN_KEYS = ("input", "model", "pooling", "loss", "temperature", "alpha", "batch_size", "steps", "lr",
               "warmup", "weight_decay", "max_length", "negatives", "seed", "dropout")
 
 
-@dataclass
-class TrainConfig:
-    data: list[str]
-    output: str
-    model: str | None = None
-    pooling: str | None = None
-    loss: str = "gte"
-    temperature: float | None = None  # gte: fixed 0.01; cpt: initial 0.05, trainable
-    alpha: float = 0.5
-    batch_size: int = 1024
-    steps: int = 1000
-    lr: float = 2e-5
-    warmup: float = 0.1  # fraction of steps when < 1, else a number of steps
-    weight_decay: float = 0.01
-    max_length: int = 128
-    token_budget: int = 16384
-    nograd_factor: int = 4
-    chunk_rows: int = 1024
-    negatives: int = 1
-    seed: int = 0
-    dropout: bool = True
-    bf16: str = "auto"  # auto: on for CUDA devices that support it
-    gradient_checkpointing: bool = False
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 2
-    stop_after: int | None = None  # steps to run in this invocation (time-sliced or preemptible jobs)
-    device: str | None = None
-    progress: bool = True
-
-    def plan_settings(self) -> dict:
-        return {k: getattr(self, k) for k in _PLAN_KEYS}
+def plan_settings(config: TrainConfig) -> dict:
+    return {k: getattr(config, k) for k in _PLAN_KEYS}
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -165,7 +136,7 @@ def _check_output(config: TrainConfig, overwrite: bool) -> None:
         raise FileExistsError(f"{output} exists and is not a pairmill training folder; "
                               f"choose another --output or pass --overwrite")
     saved = json.loads(settings.read_text())
-    changed = [k for k, v in config.plan_settings().items() if saved.get(k) != v]
+    changed = [k for k, v in plan_settings(config).items() if saved.get(k) != v]
     if changed:
         raise ValueError(f"{output} holds a run with other settings ({', '.join(changed)}); "
                          f"resume with the same settings or pass --overwrite")
@@ -180,22 +151,55 @@ def _prepare_output(config: TrainConfig, overwrite: bool) -> tuple[Path, Path | 
     return output, Checkpoints(output, config.keep_checkpoints).latest()
 
 
-def train(config: TrainConfig, overwrite: bool = False) -> dict:
+@dataclass
+class _Run:
+    """Everything one training run holds between its phases."""
+
+    config: TrainConfig
+    rank: int
+    world: int
+    device: torch.device
+    bf16: bool
+    output: Path
+    plan: MixturePlan
+    tokenizer: object
+    encoder: Encoder
+    loss: ContrastiveLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    ddp: object = None
+    start: int = 0
+    last_loss: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+
+def train(config: TrainConfig) -> dict:
     """Run (or resume) training; returns a summary. Only rank 0 writes."""
+    run, resume_from = _setup(config)
+    _resume(run, resume_from)
+    stop = config.steps if config.stop_after is None else min(config.steps, run.start + config.stop_after)
+    _loop(run, stop)
+    return _finish(run, stop)
+
+
+def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
+    """Output folder checked, model, loss, optimiser and schedule built; the checkpoint to resume."""
     rank, world, local_rank = _distributed()
     if config.model is None:
         config.model = default_model_path()
-    _check_output(config, overwrite)
+    _check_output(config, config.overwrite)
+    make_loss(config.loss)  # an unknown loss stops the run before any work
     device = _device(config, local_rank)
     bf16 = config.bf16 == "on" or (config.bf16 == "auto" and device.type == "cuda"
                                    and torch.cuda.is_bf16_supported())
-    output, resume_from = _prepare_output(config, overwrite) if rank == 0 else (Path(config.output), None)
+    output, resume_from = (_prepare_output(config, config.overwrite) if rank == 0
+                           else (Path(config.output), None))
     if world > 1:  # every rank resumes from the checkpoint rank 0 found
         shared = [str(resume_from) if resume_from else ""]
         dist.broadcast_object_list(shared, src=0)
         resume_from = Path(shared[0]) if shared[0] else None
 
-    plan = MixturePlan(mixture_tasks(config.data), config.alpha, config.batch_size, config.seed)
+    plan = MixturePlan(mixture_tasks(config.input), config.alpha, config.batch_size, config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -204,13 +208,11 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
     if config.gradient_checkpointing:
         encoder.enable_checkpointing()
     encoder.train()
-    temperature = config.temperature or (0.01 if config.loss == "gte" else 0.05)
-    loss = ContrastiveLoss(config.loss, temperature).to(device)
+    loss = make_loss(config.loss, config.temperature).to(device)
     params = [p for p in encoder.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
-    if config.loss == "cpt":
-        groups.append({"params": [loss.log_scale], "weight_decay": 0.0})
+              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+              *loss.parameter_groups()]
     optimizer = torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: _schedule(s, config.steps, config.warmup))
@@ -218,82 +220,116 @@ def train(config: TrainConfig, overwrite: bool = False) -> dict:
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(
             encoder, device_ids=[device.index] if device.type == "cuda" else None)
+    run = _Run(config, rank, world, device, bf16, output, plan, tokenizer, encoder, loss, optimizer,
+               scheduler, ddp)
+    return run, resume_from
 
-    start = 0
+
+def _resume(run: _Run, resume_from: Path | None) -> None:
+    """Weights, optimiser, schedule and RNG states back from the checkpoint, exactly."""
     if resume_from is not None:
-        state = torch.load(resume_from / "state.pt", map_location=device, weights_only=False)
-        if state["plan"] != plan.fingerprint():
+        state = torch.load(resume_from / "state.pt", map_location=run.device, weights_only=False)
+        if state["plan"] != run.plan.fingerprint():
             raise ValueError(f"{resume_from}: the checkpoint was made on other data; "
                              f"pass --overwrite to start again")
-        encoder.load_state_dict(state["encoder"])
-        loss.load_state_dict(state["loss"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"])
-        start = state["step"]
-    if rank == 0:
-        (output / "train_config.json").write_text(json.dumps(
-            {**config.plan_settings(), "world_size": world, "bf16": bf16,
-             "probabilities": plan.probabilities}, indent=2))
-        _trim_metrics(output / "metrics.jsonl", start)
+        run.encoder.load_state_dict(state["encoder"])
+        run.loss.load_state_dict(state["loss"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scheduler.load_state_dict(state["scheduler"])
+        rng = state["rng"]
+        _set_rng_state(rng[run.rank] if isinstance(rng, list) else rng)
+        run.start = state["step"]
+    if run.rank == 0:
+        (run.output / "train_config.json").write_text(json.dumps(
+            {**plan_settings(run.config), "world_size": run.world, "bf16": run.bf16,
+             "probabilities": run.plan.probabilities}, indent=2))
+        _trim_metrics(run.output / "metrics.jsonl", run.start)
         if resume_from is not None:
-            print(f"pairmill: resuming {output} at step {start} of {config.steps}", file=sys.stderr)
+            print(f"pairmill: resuming {run.output} at step {run.start} of {run.config.steps}",
+                  file=sys.stderr)
 
-    step_fn = GradCacheStep(encoder, loss, tokenizer.pad_token_id, device, config.token_budget,
-                            config.nograd_factor, config.chunk_rows, bf16, ddp)
-    encode = make_encode(tokenizer, config.max_length, encoder.pooling)
-    stop = config.steps if config.stop_after is None else min(config.steps, start + config.stop_after)
-    checkpoints = Checkpoints(output, config.keep_checkpoints)
+
+def _loop(run: _Run, stop: int) -> None:
+    """Steps from `run.start` to `stop`: one GradCache step, metrics, checkpoints."""
+    config = run.config
+    step_fn = GradCacheStep(run.encoder, run.loss, run.tokenizer.pad_token_id, run.device,
+                            config.token_budget, config.nograd_factor, config.chunk_rows, run.bf16,
+                            run.ddp)
+    encode = make_encode(run.tokenizer, config.max_length, run.encoder.pooling)
+    checkpoints = Checkpoints(run.output, config.keep_checkpoints)
     bar = None
-    if rank == 0 and config.progress:
+    if run.rank == 0 and config.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
-    last_loss = float("nan")
+        bar = tqdm(total=config.steps, initial=run.start, unit="step", dynamic_ncols=True,
+                   file=sys.stderr)
     clock = time.perf_counter()
-    metrics = open(output / "metrics.jsonl", "a") if rank == 0 else None
+    metrics = open(run.output / "metrics.jsonl", "a") if run.rank == 0 else None
     try:
-        for batch in stream_batches(plan, encode, start, stop, rank, world, config.negatives):
+        for batch in stream_batches(run.plan, encode, run.start, stop, run.rank, run.world,
+                                    config.negatives):
             began = time.perf_counter()
             stats = step_fn(batch.queries, batch.documents, batch.negatives)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            if run.device.type == "cuda":
+                torch.cuda.synchronize(run.device)
+            lr = run.scheduler.get_last_lr()[0]
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
             seconds = time.perf_counter() - began
-            last_loss = stats.loss
+            run.last_loss = stats.loss
             step = batch.step + 1
             if metrics is not None:
                 metrics.write(json.dumps({
                     "step": step, "task": batch.task, "loss": round(stats.loss, 6),
-                    "temperature": round(loss.temperature, 6), "lr": lr,
+                    "temperature": round(run.loss.temperature, 6), "lr": lr,
                     "pairs_per_s": round(stats.pairs / seconds, 2),
-                    "tokens_per_s": round(stats.tokens * world / seconds, 1),
-                    "peak_memory_mb": round(_peak_memory_mb(device), 1),
+                    "tokens_per_s": round(stats.tokens * run.world / seconds, 1),
+                    "peak_memory_mb": round(_peak_memory_mb(run.device), 1),
                     "elapsed_s": round(time.perf_counter() - clock, 3)}) + "\n")
                 metrics.flush()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(task=batch.task, loss=f"{stats.loss:.4f}")
             if step % config.checkpoint_every == 0 or step == stop:
-                _checkpoint(checkpoints, step, plan, encoder, loss, optimizer, scheduler, rank, world)
+                _checkpoint(checkpoints, step, run.plan, run.encoder, run.loss, run.optimizer,
+                            run.scheduler, run.rank, run.world)
     finally:
         if bar is not None:
             bar.close()
         if metrics is not None:
             metrics.close()
+
+
+def _finish(run: _Run, stop: int) -> dict:
+    """The final model (when every step ran) and the summary."""
+    config = run.config
     finished = stop >= config.steps
-    if finished and rank == 0:
-        encoder.save(output / "model", tokenizer, config.max_length,
-                     extra={"loss": config.loss, "temperature": loss.temperature,
-                            "steps": config.steps, "data": config.data})
-    if world > 1:
+    if finished and run.rank == 0:
+        run.encoder.save(run.output / "model", run.tokenizer, config.max_length,
+                         extra={**run.loss.card(), "steps": config.steps, "data": config.input})
+    if run.world > 1:
         dist.barrier()
-    return {"output": str(output), "rank": rank, "steps_done": stop, "steps": config.steps,
-            "finished": finished, "last_loss": last_loss,
-            "model": str(output / "model") if finished else None}
+    return {"output": str(run.output), "rank": run.rank, "steps_done": stop, "steps": config.steps,
+            "finished": finished, "last_loss": run.last_loss,
+            "model": str(run.output / "model") if finished else None}
+
+
+def train_command(config: TrainConfig) -> int:
+    """`pairmill train` from its config."""
+    from .model import offline
+
+    offline()
+    summary = train(config)
+    if summary["rank"] != 0:
+        return 0
+    if summary["finished"]:
+        print(f"pairmill: trained {summary['steps']} steps, last loss {summary['last_loss']:.4f}; "
+              f"model in {summary['model']}")
+    else:
+        print(f"pairmill: stopped after step {summary['steps_done']} of {summary['steps']}; "
+              f"rerun the same command to continue", file=sys.stderr)
+    return 0
 
 
 def _checkpoint(checkpoints: Checkpoints, step: int, plan: MixturePlan, encoder: Encoder,
@@ -322,8 +358,3 @@ def _trim_metrics(path: Path, start: int) -> None:
         except ValueError:  # the half-written last line of a killed run
             continue
     path.write_text("".join(line + "\n" for line in kept))
-
-
-def config_from_args(args) -> TrainConfig:
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})

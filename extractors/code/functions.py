@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node, Query, QueryCursor
 
-from ...schemas import make_dead_letter, make_pair
+from ...schemas import make_pair
+from ...schemas.settings import comma_list, non_negative_int, positive_int, setting
 from ..result import Extraction
 from .docstrings import clean_doc, python_docstring_text, strip_comment_markers
 from .files import (
@@ -32,12 +33,18 @@ _TRIVIAL_PY = (b"pass", b"...", b"raise NotImplementedError", b"raise NotImpleme
 class CodeOptions:
     """Filters of the code extractor; the defaults follow CodeSearchNet."""
 
-    languages: tuple[str, ...] = tuple(LANGUAGES)
-    min_doc_tokens: int = 3
-    min_code_lines: int = 3
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    full_docstring: bool = False
-    skip_tests: bool = True
+    languages: tuple[str, ...] = setting(
+        tuple(LANGUAGES), "comma-separated subset of the languages", type=comma_list,
+        metavar="LANGS")
+    max_files: int = setting(0, "read at most this many source files per input (0: all)",
+                             type=non_negative_int)
+    min_doc_tokens: int = setting(3, "docstrings with fewer words are dropped", type=positive_int)
+    min_code_lines: int = setting(3, "functions with fewer lines are dropped", type=positive_int)
+    max_file_bytes: int = setting(DEFAULT_MAX_FILE_BYTES, "larger files are dropped",
+                                  type=positive_int)
+    full_docstring: bool = setting(
+        False, "keep the whole cleaned docstring, not only its first paragraph")
+    skip_tests: bool = setting(True, "do not skip test files/functions", flag="keep-tests")
 
 
 DEFAULT_OPTIONS = CodeOptions()
@@ -73,17 +80,12 @@ def extract_code_pairs(
         text = decode_source(data, spec)
     except (UnicodeDecodeError, LookupError) as exc:
         if is_binary(data):
-            out.dead_letters.append(make_dead_letter(origin, source, "binary_file",
-                                                     "NUL bytes in a source file"))
-            out.drop("binary_file")
+            out.dead_letter(origin, source, "binary_file", "NUL bytes in a source file")
         else:
-            out.dead_letters.append(make_dead_letter(origin, source, "decode_error", str(exc)))
-            out.drop("decode_error")
+            out.dead_letter(origin, source, "decode_error", str(exc))
         return out
     if is_binary(text):
-        out.dead_letters.append(make_dead_letter(origin, source, "binary_file",
-                                                 "NUL bytes in a source file"))
-        out.drop("binary_file")
+        out.dead_letter(origin, source, "binary_file", "NUL bytes in a source file")
         return out
     reason = content_skip_reason(text, options.max_file_bytes)
     if reason:
@@ -99,9 +101,7 @@ def _extract_functions(text: bytes, spec: LanguageSpec, origin: str, source: str
     tree = parser.parse(text)
     root = tree.root_node
     if root.has_error:
-        out.dead_letters.append(make_dead_letter(origin, source, "syntax_error",
-                                                 _describe_errors(root, spec)))
-        out.drop("syntax_error_file")
+        out.dead_letter(origin, source, "syntax_error", _describe_errors(root, spec))
     for node in cursor.captures(root).get("function", []):
         if spec.name == "javascript" and not _is_js_function(node):
             continue

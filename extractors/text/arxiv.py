@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ...schemas import make_pair
+from ...schemas.settings import positive_int, setting
 from ..result import Extraction
-from .records import read_json_record
+from ..spec import InputKind, SourceSpec, Task
+from .records import read_json_record, read_lines
 from .textnorm import latex_to_text
 
 TASK = "arxiv_title_abstract"
@@ -17,7 +20,7 @@ _WITHDRAWN = ("this paper has been withdrawn", "this article has been withdrawn"
 
 @dataclass(frozen=True)
 class ArxivOptions:
-    min_abstract_words: int = 10
+    min_abstract_words: int = setting(10, "abstracts with fewer words are dropped", type=positive_int)
 
 
 def extract_arxiv_record(line: bytes | str, origin: str, options: ArxivOptions = ArxivOptions()
@@ -54,3 +57,16 @@ def extract_arxiv_record(line: bytes | str, origin: str, options: ArxivOptions =
     out.pairs.append(make_pair(TASK, title, abstract, SOURCE, f"arxiv:{paper}" if paper else origin,
                                lang="en", meta=meta))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    help="(title, abstract) pairs from the arXiv metadata snapshot",
+    description="Mine arxiv_title_abstract pairs from the Kaggle arXiv metadata snapshot "
+                "(JSON lines; plain, .gz, .bz2, .zst).",
+    tasks=(Task(TASK, "title", "abstract"),),
+    options=ArxivOptions,
+    inputs=(InputKind("input", "snapshot files (files or glob patterns; local, gs://, s3://)",
+                      lambda options: functools.partial(extract_arxiv_record, options=options),
+                      records=read_lines),),
+)

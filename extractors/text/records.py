@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
-from ...schemas import make_dead_letter
 from ..result import Extraction
 
 
@@ -35,6 +35,12 @@ def read_json_record(line: bytes | str, origin: str, source: str, out: Extractio
     """The record of a line, or None after counting the reason and adding the dead letter."""
     record, reason, detail = parse_json_record(line)
     if record is None:
-        out.drop(reason)
-        out.dead_letters.append(make_dead_letter(origin, source, reason, detail))
+        out.dead_letter(origin, source, reason, detail)
     return record
+
+
+def read_lines(stream) -> Iterator[tuple[str, bytes]]:
+    """(line number, line) of every non-blank line: the record reader of JSON-lines dumps."""
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield str(number), line

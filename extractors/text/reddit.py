@@ -8,13 +8,17 @@ top-level comment per submission (`better_comment`) and `join_reddit_post` build
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
 import re
 from dataclasses import dataclass
 
 from ...schemas import make_pair
+from ...schemas.settings import comma_list, non_negative_int, setting
 from ..result import Extraction
-from .records import read_json_record
+from ..spec import InputKind, JoinStage, SourceSpec, Task
+from .records import read_json_record, read_lines
 from .textnorm import normalize_paragraphs
 
 SOURCE = "reddit"
@@ -26,12 +30,20 @@ _BOT_NAME = re.compile(r"(?:[-_][Bb][Oo][Tt]|Bot|BOT)$")
 _KNOWN_BOTS = frozenset({"AutoModerator", "RepostSleuthBot", "SaveVideo", "savevideobot"})
 
 
+def _bot_authors(text: str) -> frozenset[str]:
+    return _KNOWN_BOTS | frozenset(comma_list(text))
+
+
 @dataclass(frozen=True)
 class RedditOptions:
-    min_score: int = 1              # submissions and comments scoring lower are dropped
-    min_body_words: int = 5         # shorter self texts and comments are dropped
-    bot_authors: frozenset[str] = _KNOWN_BOTS
-    with_comments: bool = False     # emit submissions as join parts for reddit_post_comment
+    min_score: int = setting(1, "drop submissions and comments scoring below this", type=int)
+    min_body_words: int = setting(5, "drop self texts and comments with fewer words",
+                                  type=non_negative_int)
+    bot_authors: frozenset[str] = setting(
+        _KNOWN_BOTS, "comma-separated extra author names to treat as bots", type=_bot_authors,
+        metavar="NAMES")
+    # set from the inputs: submissions become join parts for reddit_post_comment
+    with_comments: bool = setting(False, cli=False)
 
 
 def _text(value) -> str:
@@ -166,3 +178,26 @@ def join_reddit_post(link_id: str, groups: dict[str, list[dict]]) -> Extraction:
                                score=float(best["score"]),
                                meta={"subreddit": post["subreddit"], "comment_id": best["id"]}))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    help="(title, self text) and (post, top comment) pairs from Reddit dumps",
+    description="Mine reddit_title_body from submissions and, with --comments, "
+                "reddit_post_comment (a submission with its best top-level comment, joined "
+                "on link_id). Pushshift / Arctic Shift NDJSON; plain, .gz, .bz2, .zst.",
+    tasks=(Task(TITLE_BODY, "submission title", "self text"),
+           Task(POST_COMMENT, "submission title + text", "top comment")),
+    options=RedditOptions,
+    inputs=(InputKind("submissions", "submission dumps (RS_*.zst, *_submissions.zst)",
+                      lambda options: functools.partial(extract_reddit_submission, options=options),
+                      records=read_lines),
+            InputKind("comments", "comment dumps (RC_*.zst, *_comments.zst)",
+                      lambda options: functools.partial(extract_reddit_comment, options=options),
+                      records=read_lines, required=False)),
+    joins=lambda options: ((JoinStage(("submission", "comment"), join_reddit_post,
+                                      reducers={"comment": better_comment}),)
+                           if options.with_comments else ()),
+    prepare=lambda options, inputs: dataclasses.replace(
+        options, with_comments=bool(inputs.get("comments"))),
+)

@@ -9,6 +9,7 @@ second half needs a join: a citation whose bib entry links to an S2 paper id lea
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ...schemas import make_pair
+from ...schemas.settings import positive_int, setting
 from ..result import Extraction, Unreadable
+from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .records import read_json_record
 from .textnorm import normalize_whitespace
 
@@ -31,8 +34,10 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 
 @dataclass(frozen=True)
 class S2orcOptions:
-    min_sentence_words: int = 6
-    max_sentence_words: int = 120
+    min_sentence_words: int = setting(6, "citing sentences with fewer words are dropped",
+                                      type=positive_int)
+    max_sentence_words: int = setting(120, "citing sentences with more words are dropped",
+                                      type=positive_int)
 
 
 def read_papers(stream: BinaryIO) -> Iterator[tuple[str, bytes | Unreadable]]:
@@ -174,3 +179,19 @@ def join_s2orc_citations(paper_id: str, groups: dict[str, list[dict]]) -> Extrac
     for citation in groups.get("citation", []):
         out.pairs.append(_pair(citation, paper_id, abstract))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    help="(citing sentence, cited paper) pairs from S2ORC paper parses",
+    description="Mine s2orc_citation_reference: each citing sentence (citation markers "
+                "removed) with the cited paper's title, plus its abstract when the cited "
+                "paper is in the input too (joined on S2 paper id). Input: S2ORC pdf_parses "
+                "JSON lines (plain, .gz, .bz2, .zst) or one paper per .json file.",
+    tasks=(Task(TASK, "citing sentence", "cited paper's title (+ abstract)"),),
+    options=S2orcOptions,
+    inputs=(InputKind("input", "paper files (files or glob patterns; local, gs://, s3://)",
+                      lambda options: functools.partial(extract_s2orc_paper, options=options),
+                      records=read_papers),),
+    joins=lambda options: (JoinStage(("citation", "paper"), join_s2orc_citations),),
+)

@@ -7,13 +7,16 @@ parts keyed by their question's id and `join_stackexchange_answers` picks the an
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ...schemas import make_pair
+from ...schemas.settings import non_negative_int, setting
 from ..result import Extraction, Unreadable
+from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import html_to_text, normalize_whitespace
 from .xmlstream import iter_records
 
@@ -25,8 +28,9 @@ _TAGS = re.compile(r"<([^<>]+)>|\|?([^|]+)\|?")
 
 @dataclass(frozen=True)
 class StackExchangeOptions:
-    min_score: int = 0          # questions scoring lower are dropped
-    min_body_words: int = 3     # shorter question bodies and answers are dropped
+    min_score: int = setting(0, "drop questions scoring below this", type=int)
+    min_body_words: int = setting(3, "drop question bodies and answers with fewer words",
+                                  type=non_negative_int)
 
 
 def iter_posts(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
@@ -127,3 +131,19 @@ def join_stackexchange_answers(question_key: str, groups: dict[str, list[dict]])
         meta={"post_id": question["post_id"], "answer_id": answer["id"], "tags": question["tags"],
               "accepted": "true" if accepted else "false"}))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    help="(title, body) and (question, answer) pairs from a StackExchange dump",
+    description="Mine stackexchange_title_body and stackexchange_question_answer (the "
+                "accepted answer, else the best positively scored one) from the data dump's "
+                "Posts.xml, plain or inside a site's .7z archive.",
+    tasks=(Task(TITLE_BODY, "question title", "question body"),
+           Task(QUESTION_ANSWER, "question title + body", "accepted / best answer")),
+    options=StackExchangeOptions,
+    inputs=(InputKind("input", "Posts.xml files or site .7z archives (globs allowed)",
+                      lambda options: functools.partial(extract_stackexchange_post, options=options),
+                      records=iter_posts, archive_member="Posts.xml", metavar="PATH"),),
+    joins=lambda options: (JoinStage(("question", "answer"), join_stackexchange_answers),),
+)

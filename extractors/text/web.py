@@ -11,16 +11,19 @@ the normalised target URL and meet the target page's `page` part in `join_web_an
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ...schemas import make_pair
+from ...schemas.settings import non_negative_int, positive_int, setting
 from ..result import Extraction, Unreadable
+from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import normalize_paragraphs, normalize_whitespace
 
-SOURCE = "crawl"
+SOURCE = "web"
 TITLE_BODY = "web_title_body"
 ANCHOR_TARGET = "web_anchor_target"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
@@ -38,11 +41,17 @@ _NOT_PROSE = frozenset({"nav", "header", "footer", "aside", "menu", "script", "s
 
 @dataclass(frozen=True)
 class WebOptions:
-    min_body_words: int = 50        # main texts shorter than this give no title_body pair
-    lead_words: int = 100           # words of the main text that describe a page as a link target
-    min_sentence_words: int = 6     # an anchor's sentence must have this many words
-    max_anchors_per_page: int = 20
-    max_page_bytes: int = 5 << 20   # larger HTML payloads are dropped, not parsed
+    min_body_words: int = setting(50, "main texts with fewer words give no title_body pair",
+                                  type=positive_int)
+    lead_words: int = setting(100, "words of the main text that describe a page as a link target",
+                              type=positive_int)
+    min_sentence_words: int = setting(6, "an anchor's sentence must have this many words",
+                                      type=positive_int)
+    max_anchors_per_page: int = setting(20, "linking sentences kept per page",
+                                        type=non_negative_int)
+    max_anchors_per_target: int = setting(20, "anchor pairs kept per linked page", type=positive_int)
+    max_page_bytes: int = setting(5 << 20, "larger HTML payloads are dropped, not parsed",
+                                  type=positive_int)
 
 
 def iter_warc_responses(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
@@ -255,3 +264,22 @@ def join_web_anchors(url: str, groups: dict[str, list[dict]],
                                    meta={"anchor": anchor["anchor"], "from": anchor["from"],
                                          "target": url}))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    aliases=("crawl",),
+    help="(title, main text) and (anchor sentence, linked page) pairs from WARC files",
+    description="Mine web_title_body (page title, main text via trafilatura) and "
+                "web_anchor_target (a link's sentence, the linked page's title and lead; "
+                "joined on the normalised URL across the whole crawl) from WARC files "
+                "(.warc, .warc.gz; Common Crawl layout). HTTP 200 HTML responses only.",
+    tasks=(Task(TITLE_BODY, "page title", "main text"),
+           Task(ANCHOR_TARGET, "anchor text in its sentence", "linked page's title + lead")),
+    options=WebOptions,
+    inputs=(InputKind("input", "WARC files (files or glob patterns; local, gs://, s3://)",
+                      lambda options: functools.partial(extract_web_page, options=options),
+                      records=iter_warc_responses),),
+    joins=lambda options: (JoinStage(("anchor", "page"), functools.partial(
+        join_web_anchors, max_anchors_per_target=options.max_anchors_per_target)),),
+)

@@ -10,13 +10,16 @@ target's `page` part (`join_wikipedia_links`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ...schemas import make_dead_letter, make_pair
+from ...schemas import make_pair
+from ...schemas.settings import non_negative_int, positive_int, setting
 from ..result import Extraction, Unreadable
+from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import normalize_whitespace
 from .xmlstream import iter_records
 
@@ -35,9 +38,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 @dataclass(frozen=True)
 class WikipediaOptions:
-    min_lead_words: int = 8
-    min_sentence_words: int = 6
-    max_links_per_page: int = 20
+    min_lead_words: int = setting(8, "leads with fewer words give no pair", type=positive_int)
+    min_sentence_words: int = setting(6, "linking sentences with fewer words are dropped",
+                                      type=positive_int)
+    max_links_per_page: int = setting(20, "linking sentences kept per article (0: none)",
+                                      type=non_negative_int)
 
 
 def normalize_title(title: str) -> str:
@@ -123,9 +128,7 @@ def extract_wikipedia_page(page: dict, origin: str,
         _clean(code)
         sections = code.get_sections(include_lead=True, flat=True)
     except Exception as exc:  # the parser copes with most garbage; never lose the dump over a page
-        out.drop("unparsable_wikitext")
-        out.dead_letters.append(make_dead_letter(origin, SOURCE, "unparsable_wikitext",
-                                                 f"{type(exc).__name__}: {exc}"))
+        out.dead_letter(origin, SOURCE, "unparsable_wikitext", f"{type(exc).__name__}: {exc}")
         return out
     lead_section = sections[0] if sections and not str(sections[0]).lstrip().startswith("=") else None
     lead = next((p for p in _paragraphs(_plain(lead_section)) if len(p.split()) >= options.min_lead_words),
@@ -196,3 +199,21 @@ def join_wikipedia_links(target: str, groups: dict[str, list[dict]]) -> Extracti
                                    f"wikipedia:{link['from']}->{target}",
                                    meta={"from": link["from"], "target": target}))
     return out
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    help="(title, lead) and (linking sentence, linked lead) pairs from a dump",
+    description="Mine wikipedia_entity_description (article title, lead paragraph) and "
+                "wikipedia_citation_reference (a sentence with a wiki link, the linked "
+                "article's lead; redirects resolved) from a pages-articles XML dump "
+                "(plain or .bz2, streamed).",
+    tasks=(Task(ENTITY_DESCRIPTION, "article title", "lead paragraph"),
+           Task(CITATION_REFERENCE, "sentence with a link", "linked article's lead")),
+    options=WikipediaOptions,
+    inputs=(InputKind("input", "pages-articles dumps (files or glob patterns; local, gs://, s3://)",
+                      lambda options: functools.partial(extract_wikipedia_page, options=options),
+                      records=iter_pages),),
+    joins=lambda options: (JoinStage(("link", "redirect"), resolve_wikipedia_redirects),
+                           JoinStage(("resolved_link", "page"), join_wikipedia_links)),
+)

@@ -1,5 +1,7 @@
 """Reading source trees for `pairmill mine code`: directories, git checkouts, .tar.gz and .zip.
 
+Pure Python (no Beam): the mining pipeline calls `expand_input` and `read_unit` on its workers.
+
 An input is expanded into work units on the workers (so listing a big tree is parallel work, not
 a driver step). A directory yields one unit per file, a zip one per member (random access), a
 tarball one unit for the whole archive (tar has no index; reading members out of order would
@@ -10,18 +12,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
-import apache_beam as beam
-
-from ..extractors.code import CodeOptions, extract_code_pairs, language_for_path
-from ..extractors.result import Extraction
-from ..schemas import make_dead_letter
+from ..result import Skipped, Unreadable
+from .languages import language_for_path
 
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
@@ -41,6 +40,7 @@ class CodeUnit:
     source: str  # repository or input name
     origin_prefix: str  # "name@commit:" for git checkouts, else ""
     max_files: int = 0  # tarballs only: stop after this many source files (0: all)
+    languages: tuple[str, ...] = ()  # tarballs only: the languages to read
 
 
 def input_kind(path: str) -> str:
@@ -84,7 +84,7 @@ def expand_input(path: str, languages: tuple[str, ...], max_files: int = 0) -> I
     kind = input_kind(path)
     name = source_name(path)
     if kind == "tar":
-        yield CodeUnit("tar", path, "", name, "", max_files)
+        yield CodeUnit("tar", path, "", name, "", max_files, tuple(languages))
         return
     if kind == "zip":
         with zipfile.ZipFile(path) as archive:
@@ -119,34 +119,44 @@ def _wanted(path: str, languages: tuple[str, ...]) -> bool:
     return spec is not None and spec.name in languages
 
 
-def extract_unit(unit: CodeUnit, options: CodeOptions) -> Iterator[tuple[str, int, Extraction]]:
-    """(member path, bytes read, extraction) per source file of a unit; I/O errors become dead
-    letters. A truncated archive yields every complete member before the break."""
+class SourceFile(NamedTuple):
+    """One source file read from a unit: what the code extractor takes."""
+
+    unit: CodeUnit
+    path: str  # inside the repository
+    data: bytes
+
+
+def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object, int]]:
+    """(locator, SourceFile | Unreadable | Skipped, bytes read) per source file of a unit.
+
+    I/O errors become Unreadable records; a truncated archive yields every complete member
+    before the break, then one `truncated_archive`.
+    """
     if unit.kind == "skipped":
-        skipped = Extraction()
-        skipped.drop("vendored_dir")
-        yield unit.member, 0, skipped
+        yield unit.member, Skipped("vendored_dir"), 0
     elif unit.kind == "file":
         try:
             with open(unit.location, "rb") as f:
-                data = f.read(options.max_file_bytes + 1)
+                data = f.read(max_file_bytes + 1)
         except OSError as exc:
-            yield unit.member, 0, _io_error(unit, unit.member, exc)
+            yield unit.location, _unreadable("read_error", exc), 0
             return
-        yield unit.member, len(data), _extract(data, unit.member, unit, options)
+        yield unit.location, SourceFile(unit, unit.member, data), len(data)
     elif unit.kind == "zip":
+        where = f"{unit.location}!{unit.member}"
         try:
             with zipfile.ZipFile(unit.location) as archive, archive.open(unit.member) as f:
-                data = f.read(options.max_file_bytes + 1)
+                data = f.read(max_file_bytes + 1)
         except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
-            yield unit.member, 0, _io_error(unit, unit.member, exc)
+            yield where, _unreadable("read_error", exc), 0
             return
-        yield unit.member, len(data), _extract(data, unit.member, unit, options)
+        yield where, SourceFile(unit, unit.member, data), len(data)
     else:
-        yield from _extract_tar(unit, options)
+        yield from _read_tar(unit, max_file_bytes)
 
 
-def _extract_tar(unit: CodeUnit, options: CodeOptions) -> Iterator[tuple[str, int, Extraction]]:
+def _read_tar(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object, int]]:
     count = 0
     member_name = ""
     try:
@@ -154,16 +164,17 @@ def _extract_tar(unit: CodeUnit, options: CodeOptions) -> Iterator[tuple[str, in
             for member in archive:
                 member_name = member.name
                 rel = _strip_top_dir(member.name)
-                if not member.isfile() or not _wanted(rel, options.languages):
+                if not member.isfile() or not _wanted(rel, unit.languages):
                     continue
                 if unit.max_files and count >= unit.max_files:
                     return
                 count += 1
                 f = archive.extractfile(member)
-                data = f.read(options.max_file_bytes + 1) if f is not None else b""
-                yield rel, len(data), _extract(data, rel, unit, options)
+                data = f.read(max_file_bytes + 1) if f is not None else b""
+                yield f"{unit.location}!{rel}", SourceFile(unit, rel, data), len(data)
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
-        yield member_name, 0, _io_error(unit, member_name or "<archive>", exc, "truncated_archive")
+        yield (f"{unit.location}!{member_name or '<archive>'}",
+               _unreadable("truncated_archive", exc), 0)
 
 
 def _strip_top_dir(name: str) -> str:
@@ -173,47 +184,5 @@ def _strip_top_dir(name: str) -> str:
     return rest if sep and rest else name
 
 
-def _extract(data: bytes, rel: str, unit: CodeUnit, options: CodeOptions) -> Extraction:
-    try:
-        return extract_code_pairs(data, rel, source=unit.source, origin_prefix=unit.origin_prefix,
-                                  options=options)
-    except RecursionError as exc:  # pathological nesting: one file, never the whole run
-        return _io_error(unit, rel, exc, "extractor_error")
-
-
-def _io_error(unit: CodeUnit, member: str, exc: BaseException, reason: str = "read_error"):
-    out = Extraction()
-    where = f"{unit.location}!{member}" if unit.kind != "file" else unit.location
-    out.dead_letters.append(make_dead_letter(where, unit.source, reason,
-                                             f"{type(exc).__name__}: {exc}"))
-    out.drop(reason)
-    return out
-
-
-class ExtractCodeUnit(beam.DoFn):
-    """Beam wrapper: pairs on the main output, counters and dead letters on tagged outputs."""
-
-    COUNTERS = "counters"
-    ERRORS = "errors"
-
-    def __init__(self, options: CodeOptions, progress_every: int = 2000):
-        self._options = options
-        self._progress_every = progress_every
-        self._files = 0
-        self._pairs = 0
-
-    def process(self, unit: CodeUnit):
-        for _member, nbytes, result in extract_unit(unit, self._options):
-            if unit.kind != "skipped":
-                self._files += 1
-                self._pairs += len(result.pairs)
-                if self._progress_every and self._files % self._progress_every == 0:
-                    print(f"pairmill: {self._files} files read, {self._pairs} pairs so far "
-                          f"(worker {os.getpid()})", file=sys.stderr, flush=True)
-                yield beam.pvalue.TaggedOutput(self.COUNTERS, ("records_read", 1))
-                yield beam.pvalue.TaggedOutput(self.COUNTERS, ("bytes_read", nbytes))
-            for reason, n in result.drops.items():
-                yield beam.pvalue.TaggedOutput(self.COUNTERS, (f"drop:{reason}", n))
-            for letter in result.dead_letters:
-                yield beam.pvalue.TaggedOutput(self.ERRORS, letter)
-            yield from result.pairs
+def _unreadable(reason: str, exc: BaseException) -> Unreadable:
+    return Unreadable(reason, f"{type(exc).__name__}: {exc}")

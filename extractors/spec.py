@@ -1,0 +1,97 @@
+"""What a source is: its name, its tasks, its settings, its kinds of input, its joins.
+
+A source is declared, not programmed. One module per source exports `SPEC = SourceSpec(...)`;
+the CLI flags (`pairmill mine NAME --help`), the recipe keys, the task list and the pipeline are
+all derived from it, and one Beam pipeline (`pipelines/mine.py`) runs every source. A package of
+the user's own adds a source through the `pairmill.sources` entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from ..schemas import register_task
+from .result import Extraction
+
+# An extractor made for one run's settings: (record, origin) -> Extraction.
+Extract = Callable[[Any, str], Extraction]
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """One kind of input of a source, named by its flag (`input`, `submissions`, `comments`).
+
+    A file kind gives `records(stream)`: the decompressed file in, (locator, record or
+    Unreadable) out; the locator (line number, byte offset, row id) is appended to the path to
+    make a record's origin. A tree kind (code) gives `units(path, options)`, which lists an input
+    into work units on the workers, and `read(unit, options)`, which yields (locator, record,
+    bytes) from one unit (or Unreadable/Skipped in place of the record).
+    `extract(options)` makes the pure extractor for a run's settings.
+    """
+
+    name: str
+    help: str
+    extract: Callable[[Any], Extract]
+    records: Callable[[BinaryIO], Iterator[tuple[str, Any]]] | None = None
+    units: Callable[[str, Any], Iterator[Any]] | None = None
+    read: Callable[[Any, Any], Iterator[tuple[str, Any, int]]] | None = None
+    check: Callable[[str], None] | None = None  # refuses an input path before any work
+    archive_member: str | None = None  # the file to read inside a .7z archive
+    required: bool = True
+    metavar: str = "GLOB"
+
+    def __post_init__(self):
+        if (self.records is None) == (self.read is None):
+            raise ValueError(f"input {self.name}: give `records` (files) or `units` + `read` (trees)")
+
+
+@dataclass(frozen=True)
+class JoinStage:
+    """Pairs whose halves come from different records: parts of `sides` grouped by key.
+
+    `reducers[side]` (optional) picks the better of two values; parts of that side are combined
+    per key before the shuffle, so only the best one travels (a submission's best comment).
+    `join(key, {side: [values]})` is pure and returns pairs, drops and perhaps new parts for a
+    later stage.
+    """
+
+    sides: tuple[str, ...]
+    join: Callable[[str, dict[str, list[dict]]], Extraction]
+    reducers: Mapping[str, Callable[[dict, dict], dict]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    query: str
+    document: str
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source: everything `pairmill mine NAME` needs to know about it.
+
+    `options` is the source's settings dataclass (fields made with `schemas.settings.setting`
+    become flags and recipe keys); `joins(options)` gives the join stages of a run;
+    `prepare(options, inputs)` may adjust the settings from the inputs given (Reddit pairs
+    comments only when comment dumps are named).
+    """
+
+    name: str
+    help: str
+    description: str
+    tasks: tuple[Task, ...]
+    options: type
+    inputs: tuple[InputKind, ...]
+    joins: Callable[[Any], tuple[JoinStage, ...]] = lambda options: ()
+    prepare: Callable[[Any, Mapping[str, list[str]]], Any] = lambda options, inputs: options
+    aliases: tuple[str, ...] = ()  # deprecated command names, kept for one release
+
+    def __post_init__(self):
+        for task in self.tasks:
+            register_task(task.name, self.name)
+
+    def kind(self, name: str) -> InputKind:
+        return next(k for k in self.inputs if k.name == name)

@@ -1,0 +1,73 @@
+"""Settings of the Beam commands (mine, dedup, stats): Beam-free, so `pairmill --help` and a
+recipe check load no pipeline code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..schemas.settings import fraction, positive_int, render_argv, setting
+
+
+@dataclass(kw_only=True)
+class WriteSettings:
+    """Where and how a command writes its pairs dataset."""
+
+    output: str = setting(help="dataset folder to write (local, gs://, s3://, ...)", metavar="DIR")
+    overwrite: bool = setting(False, "replace a dataset already in --output")
+    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
+    rows_per_file: int = setting(100_000, "target rows per Parquet file", type=positive_int)
+
+
+@dataclass(kw_only=True)
+class MineConfig:
+    """`pairmill mine SOURCE`: the source, its inputs per kind, its settings, where to write."""
+
+    source: str
+    inputs: dict[str, list[str]]
+    options: Any  # the source's settings dataclass
+    write: WriteSettings
+    beam_args: list[str] = field(default_factory=list)
+
+    def argv(self) -> list[str]:
+        """The command line that gives this config (what manifests and run.json record)."""
+        from ..extractors.registry import source
+
+        spec = source(self.source)
+        argv = ["mine", spec.name]
+        for kind in spec.inputs:
+            if self.inputs.get(kind.name):
+                argv += [f"--{kind.name}", *self.inputs[kind.name]]
+        return [*argv, *render_argv(self.write, skip={"overwrite"}), *render_argv(self.options),
+                *self.beam_args]
+
+
+@dataclass(kw_only=True)
+class DedupConfig:
+    """`pairmill dedup`: exact and near-duplicate removal, and decontamination."""
+
+    input: list[str] = setting(help="pairs datasets to merge and dedup", many=True, metavar="DIR")
+    threshold: float = setting(0.8, "Jaccard similarity above which two texts are duplicates",
+                               type=fraction)
+    num_perm: int = setting(128, "MinHash signature length, a power of two", type=positive_int)
+    ngram: int = setting(5, "words per shingle", type=positive_int)
+    field: str = setting("pair", "text compared for near duplicates (pair: query + document)",
+                         choices=("pair", "query", "document"))
+    shuffle_shards: int = setting(
+        1024, "shards of the bucket and signature shuffles; one worker holds (pairs x bands / "
+              "shards) entries of one, so raise it for billions of pairs", type=positive_int)
+    decontaminate: list[str] = setting(
+        [], "evaluation texts: JSON lines or Parquet files, or pairs datasets (their queries "
+            "and documents)", many=True, metavar="FILE")
+    write: WriteSettings | None = setting(None, cli=False)
+    beam_args: list[str] = setting([], cli=False)
+
+    def argv(self) -> list[str]:
+        return ["dedup", *render_argv(self), *render_argv(self.write, skip={"overwrite"}),
+                *self.beam_args]
+
+
+@dataclass(kw_only=True)
+class StatsConfig:
+    dataset: str = setting(help="a pairs dataset", positional=True, metavar="DIR")
+    json: bool = setting(False, "print the summary as JSON")

@@ -1,0 +1,267 @@
+"""`pairmill mine SOURCE` as one Beam pipeline for every source: list, read, extract, join, write.
+
+A source (extractors/spec.py) says which kinds of input it reads and how; this module does the
+rest the same way for all of them. Each input file or tree unit is read in one streaming pass
+on a worker; a record that fails becomes a dead letter, never the end of the run. Pairs that
+need two records (a submission and its comment, a link and its target page) leave the
+extraction as join parts keyed by what joins them, and meet in a CoGroupByKey: a join over the
+whole input that no single worker has to hold, which is what lets the same pipeline run on
+Dataflow or Spark over a full dump.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+
+import apache_beam as beam
+
+from ..extractors.registry import source as source_spec
+from ..extractors.result import Extraction, Skipped, Unreadable
+from ..extractors.spec import JoinStage, SourceSpec
+from ..schemas import make_dead_letter
+from ..schemas.counts import Counts
+from .configs import MineConfig
+from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
+from .inputs import STREAM_ERRORS, expand_patterns, open_input
+from .options import beam_options
+
+COUNTS = "counts"
+DEAD_LETTERS = "dead_letters"
+PARTS = "parts"
+
+
+def spec_ref(spec: SourceSpec | str) -> SourceSpec | str:
+    """What a DoFn carries to the workers: a registered source's name (workers look it up in
+    their own registry, nothing to pickle), or an unregistered spec itself (tests, REPL)."""
+    if isinstance(spec, str):
+        return spec
+    try:
+        return spec.name if source_spec(spec.name) is spec else spec
+    except ValueError:
+        return spec
+
+
+def resolve_spec(ref: SourceSpec | str) -> SourceSpec:
+    return source_spec(ref) if isinstance(ref, str) else ref
+
+
+def emit(result: Extraction, spec: SourceSpec, counts: Counts):
+    """An Extraction as Beam outputs: pairs on the main output, dead letters and join parts
+    tagged; its drops are added to `counts` (the caller emits them once per unit)."""
+    counts += result.counts()
+    for letter in result.dead_letters:
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
+    for part in result.parts:
+        yield beam.pvalue.TaggedOutput(PARTS, part)
+    declared = {task.name for task in spec.tasks}
+    for pair in result.pairs:
+        if pair["task"] not in declared:  # a source emits only the tasks it declares
+            counts.add("dead_letter", "undeclared_task")
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, make_dead_letter(
+                pair["origin"], spec.name, "undeclared_task",
+                f"task {pair['task']!r} is not one of {sorted(declared)}"))
+            continue
+        yield pair
+
+
+class MineInputs(beam.DoFn):
+    """(kind, file or tree unit) in; pairs out, with dead letters, join parts and counts tagged."""
+
+    def __init__(self, spec: SourceSpec | str, options, progress_every: int = 100_000):
+        self._spec_ref = spec_ref(spec)
+        self._options = options
+        self._progress_every = progress_every
+
+    def setup(self):
+        self._spec = resolve_spec(self._spec_ref)
+        self._spec_name = self._spec.name
+        self._extractors = {k.name: k.extract(self._options) for k in self._spec.inputs}
+
+    def process(self, element):
+        kind_name, unit = element
+        kind = self._spec.kind(kind_name)
+        counts = Counts()
+        if kind.records is not None:
+            yield from self._read_file(kind, unit, counts)
+        else:
+            yield from self._read_tree(kind, unit, counts)
+        yield beam.pvalue.TaggedOutput(COUNTS, counts)
+
+    def _records(self, kind, label: str, items, counts: Counts, origin_of):
+        """The loop every source shares: extract each record, dead-letter what fails."""
+        extract = self._extractors[kind.name]
+        records = pairs = 0
+        for locator, record in items:
+            origin = origin_of(locator)
+            if isinstance(record, Skipped):
+                counts.add("drop", record.reason)
+                continue
+            if isinstance(record, Unreadable):
+                yield from self._dead_letter(origin, record.reason, record.detail, counts)
+                continue
+            records += 1
+            counts.add("total", "records_read")
+            try:
+                result = extract(record, origin)
+            except Exception as exc:  # a bug on one odd record must not lose the dump
+                yield from self._dead_letter(origin, "extractor_error",
+                                             f"{type(exc).__name__}: {exc}", counts)
+                continue
+            yield from emit(result, self._spec, counts)
+            pairs += len(result.pairs)
+            if self._progress_every and records % self._progress_every == 0:
+                print(f"pairmill: {label}: {records:,} records, {pairs:,} pairs so far",
+                      file=sys.stderr, flush=True)
+
+    def _read_file(self, kind, path: str, counts: Counts):
+        state = {"locator": "0"}
+
+        def located(stream):
+            for locator, record in kind.records(stream):
+                state["locator"] = locator
+                yield locator, record
+
+        consumed = 0
+        try:
+            with open_input(path, kind.archive_member) as stream:
+                yield from self._records(kind, os.path.basename(path), located(stream), counts,
+                                         lambda locator: f"{path}:{locator}")
+                consumed = _bytes_consumed(stream)
+        except Exception as exc:  # the file ends here: what was read before is kept
+            reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
+            yield from self._dead_letter(f"{path}:after {state['locator']}", reason,
+                                         f"{type(exc).__name__}: {exc}", counts)
+        counts.add("total", "bytes_read", consumed)
+
+    def _read_tree(self, kind, unit, counts: Counts):
+        def located():
+            for locator, record, nbytes in kind.read(unit, self._options):
+                counts.add("total", "bytes_read", nbytes)
+                yield locator, record
+
+        yield from self._records(kind, f"worker {os.getpid()}", located(), counts,
+                                 lambda locator: locator)
+
+    def _dead_letter(self, origin: str, reason: str, detail: str, counts: Counts):
+        counts.add("dead_letter", reason)
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, make_dead_letter(origin, self._spec_name,
+                                                                      reason, detail))
+
+
+def _bytes_consumed(stream) -> int:
+    try:
+        return stream.tell()
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+class JoinGroups(beam.DoFn):
+    """(key, {side: values}) from CoGroupByKey -> the stage's pure join function."""
+
+    def __init__(self, stage: JoinStage, spec: SourceSpec | str):
+        self._stage = stage
+        self._spec_ref = spec_ref(spec)
+
+    def setup(self):
+        self._spec = resolve_spec(self._spec_ref)
+
+    def process(self, element):
+        key, grouped = element
+        counts = Counts()
+        yield from emit(self._stage.join(key, {side: list(v) for side, v in grouped.items()}),
+                        self._spec, counts)
+        if counts:
+            yield beam.pvalue.TaggedOutput(COUNTS, counts)
+
+
+class _TreeUnits(beam.DoFn):
+    """A tree input (a directory, an archive) listed into work units, on the workers."""
+
+    def __init__(self, spec: SourceSpec | str, options):
+        self._spec_ref, self._options = spec_ref(spec), options
+
+    def process(self, element):
+        kind_name, path = element
+        kind = resolve_spec(self._spec_ref).kind(kind_name)
+        if kind.units is None:
+            yield kind_name, path
+            return
+        for unit in kind.units(path, self._options):
+            yield kind_name, unit
+
+
+def _outputs(pcoll, fn, label: str):
+    return pcoll | label >> beam.ParDo(fn).with_outputs(COUNTS, DEAD_LETTERS, PARTS, main="pairs")
+
+
+def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
+               inputs: list[tuple[str, str]], output_dir: str, row_group_size: int = 1000,
+               rows_per_file: int = 100_000) -> None:
+    """(kind, path) inputs -> units -> one streaming extract per unit -> joins -> the dataset."""
+    extracted = _outputs(
+        pipeline
+        | "Inputs" >> beam.Create(inputs)
+        | "Units" >> beam.ParDo(_TreeUnits(spec, options))
+        | "Spread" >> beam.Reshuffle(),  # names only: lets runners spread units over workers
+        MineInputs(spec, options), "Extract")
+    pairs, letters, counts = [extracted.pairs], [extracted[DEAD_LETTERS]], [extracted[COUNTS]]
+    parts = extracted[PARTS]
+    for number, stage in enumerate(spec.joins(options)):
+        sides = {}
+        for side in stage.sides:
+            keyed = (parts
+                     | f"Join{number}Pick{side}" >> beam.Filter(lambda p, s=side: p.side == s)
+                     | f"Join{number}Key{side}" >> beam.Map(lambda p: (p.key, p.value)))
+            if side in stage.reducers:
+                better = stage.reducers[side]
+                keyed = keyed | f"Join{number}Best{side}" >> beam.CombinePerKey(
+                    lambda values, better=better: functools.reduce(better, values))
+            sides[side] = keyed
+        joined = _outputs(sides | f"Join{number}Group" >> beam.CoGroupByKey(),
+                          JoinGroups(stage, spec), f"Join{number}")
+        pairs.append(joined.pairs)
+        letters.append(joined[DEAD_LETTERS])
+        counts.append(joined[COUNTS])
+        parts = (parts, joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
+    _ = {"pairs": pairs | "AllPairs" >> beam.Flatten(),
+         "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
+         "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(
+        output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)
+
+
+def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(kind, path) for every input: file kinds' globs expanded, tree kinds' paths checked."""
+    resolved: list[tuple[str, str]] = []
+    for kind in spec.inputs:
+        patterns = inputs.get(kind.name) or []
+        if kind.required and not patterns:
+            raise ValueError(f"mine {spec.name}: --{kind.name} is required")
+        if kind.units is not None:
+            for path in patterns:
+                if kind.check is not None:
+                    kind.check(path)
+                resolved.append((kind.name, os.path.abspath(path) if "://" not in path else path))
+        elif patterns:
+            resolved += [(kind.name, path) for path in expand_patterns(patterns)]
+    return resolved
+
+
+def mine(config: MineConfig) -> int:
+    """Run `pairmill mine` from its config: checks first, then the pipeline, then the manifest."""
+    spec = source_spec(config.source)
+    pipeline_options = beam_options(config.beam_args)
+    options = spec.prepare(config.options, config.inputs)
+    inputs = resolve_inputs(spec, config.inputs)
+    write = config.write
+    prepare_output(write.output, write.overwrite)
+    started = time.time()
+    print(f"pairmill: mining {len(inputs)} {spec.name} input(s) -> {write.output}", file=sys.stderr)
+    pipeline = beam.Pipeline(options=pipeline_options)
+    build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
+               write.rows_per_file)
+    run_pipeline(pipeline)
+    return finish_command(write, ["pairmill", *config.argv()], started)
+

@@ -1,0 +1,91 @@
+"""Settings of the training commands (mix, train, eval): torch-free, so `pairmill --help` and a
+recipe check load no model code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schemas.settings import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    setting,
+)
+
+_INPUT_HELP = "pairs datasets (folders or URLs: s3://, gs://, hf://datasets/ORG/NAME)"
+
+
+@dataclass(kw_only=True)
+class MixtureSettings:
+    """How the trainer draws its batches: shared by `mix` and `train`."""
+
+    input: list[str] = setting(help=_INPUT_HELP, many=True, metavar="DIR", aliases=("data",))
+    alpha: float = setting(0.5, "task sampling p_i ∝ rows_i^alpha: 0 uniform, 1 proportional",
+                           type=non_negative_float)
+    batch_size: int = setting(1024, "pairs per global batch, all from one task", type=positive_int)
+    seed: int = setting(0, type=non_negative_int)
+
+
+@dataclass(kw_only=True)
+class MixConfig(MixtureSettings):
+    steps: int = setting(help="global batches", type=positive_int)
+    output: str = setting(help="folder to write", metavar="DIR")
+    rows_per_file: int = setting(100_000, type=positive_int)
+    overwrite: bool = setting(False, "replace a mixture already in --output")
+
+
+@dataclass(kw_only=True)
+class TrainConfig(MixtureSettings):
+    output: str = setting(help="training folder (checkpoints, metrics, model)", metavar="DIR")
+    steps: int = setting(1000, "global batches", type=positive_int)
+    model: str | None = setting(
+        None, "Hugging Face model folder or name (default: packaged all-MiniLM-L6-v2)")
+    pooling: str | None = setting(None, "default: the model's own, else mean",
+                                  choices=("mean", "cls", "last"))
+    loss: str = setting("gte", "a registered loss: gte (GTE's four-direction partition, fixed "
+                               "temperature) or cpt (symmetric, trainable temperature)")
+    temperature: float | None = setting(
+        None, "the loss's temperature (default: the loss's own: gte 0.01 fixed, cpt 0.05 "
+              "initial)", type=positive_float)
+    lr: float = setting(2e-5, type=positive_float)
+    warmup: float = setting(0.1, "warm-up: a fraction of --steps when below 1, else steps",
+                            type=non_negative_float)
+    weight_decay: float = setting(0.01, type=non_negative_float)
+    max_length: int = setting(128, "tokens per text", type=positive_int)
+    token_budget: int = setting(16384, "padded tokens per GradCache chunk with gradients",
+                                type=positive_int)
+    nograd_factor: int = setting(4, "no-grad chunks are this many times larger when dropout is off",
+                                 type=positive_int)
+    chunk_rows: int = setting(1024, "rows of the similarity matrix computed at once",
+                              type=positive_int)
+    negatives: int = setting(1, "hard negatives per pair from a `negatives` column",
+                             type=non_negative_int)
+    dropout: bool = setting(True, "turn dropout off (allows larger no-grad chunks)")
+    bf16: str = setting("auto", "auto: on for CUDA devices that support it",
+                        choices=("auto", "on", "off"))
+    gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass")
+    checkpoint_every: int = setting(100, type=positive_int)
+    keep_checkpoints: int = setting(2, type=positive_int)
+    stop_after: int | None = setting(None, "run at most this many steps now; a rerun continues",
+                                     type=positive_int)
+    device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if present)")
+    overwrite: bool = setting(False, "discard a previous run in --output")
+    progress: bool = setting(True, "hide the progress bar")
+
+
+@dataclass(kw_only=True)
+class EvalConfig:
+    input: list[str] = setting(help="pairs datasets whose pairs are scored", many=True,
+                               metavar="DIR", aliases=("data",))
+    model: str | None = setting(None, "model folder (default: packaged all-MiniLM-L6-v2)")
+    candidates: int | None = setting(
+        None, "rank each query against N candidates (CodeSearchNet: 1000) instead of the "
+              "whole sample", type=positive_int)
+    max_pairs: int = setting(1000, "pairs sampled per task", type=positive_int)
+    max_length: int = setting(128, type=positive_int)
+    seed: int = setting(0, type=non_negative_int)
+    device: str | None = setting(None)
+    json: bool = setting(False, "print the report as JSON")
+    output: str | None = setting(None, "also write the report as JSON to FILE (a model card "
+                                       "reads it)", metavar="FILE")
