@@ -1,6 +1,6 @@
 """Text-source throughput: records/s and MB/s per core for every `pairmill mine` text source.
 
-  python benchmarks/bench_text_sources.py [--sources crawl,reddit,...] [--scale 1.0]
+  python benchmarks/bench_text_sources.py [--sources web,reddit,...] [--scale 1.0]
 
 Inputs are the real samples in ../shared/realdata, repeated with fresh ids (and, for the crawl,
 fresh URLs) until each run takes some seconds; a source whose sample is absent is skipped, except
@@ -187,25 +187,30 @@ def crawl(tmp: Path, scale: float) -> dict | None:
             "anchor": ("bare trafilatura", bare_trafilatura)}
 
 
-WORKLOADS = {"crawl": crawl, "reddit": reddit, "stackexchange": stackexchange, "arxiv": arxiv,
+WORKLOADS = {"web": crawl, "reddit": reddit, "stackexchange": stackexchange, "arxiv": arxiv,
              "s2orc": s2orc, "wikipedia": wikipedia}
 
 
 def _extract_only(source: str, args: list[str]) -> int:
     """pairmill's readers and extractors over the inputs, no Beam: pairs returned by extraction."""
     from pairmill.cli import build_parser
-    from pairmill.pipelines.record_sources import open_input
-    from pairmill.pipelines.text_sources import source_for
+    from pairmill.commands import mine_config_from_args
+    from pairmill.extractors.registry import source as source_spec
+    from pairmill.pipelines.inputs import open_input
+    from pairmill.pipelines.mine import resolve_inputs
 
-    parsed = build_parser().parse_args(["mine", source, *args, "--output", "unused"])
-    text_source, inputs = source_for(parsed)
+    config = mine_config_from_args(build_parser().parse_args(
+        ["mine", source, *args, "--output", "unused"]), [])
+    spec = source_spec(config.source)
+    options = spec.prepare(config.options, config.inputs)
     pairs = 0
-    for kind_name, path in inputs:
-        kind = text_source.kinds[kind_name]
+    for kind_name, path in resolve_inputs(spec, config.inputs):
+        kind = spec.kind(kind_name)
+        extract = kind.extract(options)
         with open_input(path, kind.archive_member) as stream:
             for locator, record in kind.records(stream):
                 if not isinstance(record, tuple):
-                    pairs += len(kind.extract(record, f"{path}:{locator}").pairs)
+                    pairs += len(extract(record, f"{path}:{locator}").pairs)
     return pairs
 
 
@@ -259,7 +264,7 @@ def main() -> None:
               f"{figures['extractor_mb_per_s']:>7} MB/s")
         print(f"  {'mine ' + source + ', end to end':<28}{figures['pipeline_records_per_s']:>10,} records/s "
               f"{figures['pipeline_mb_per_s']:>7} MB/s  time / anchor {figures['pipeline_time_over_anchor']}")
-        if source == "crawl":
+        if source == "web":
             print(f"  pipeline overhead over bare trafilatura: {(pipeline_s / anchor_s - 1) * 100:+.0f}% "
                   "(goal: under 25%)")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ folders: each stage writes under the run's output.
       NAME: {source: code, discover: stdlib}   # or site-packages: source found on this machine
     dedup: {threshold: 0.8, decontaminate: [NAME]}          # -> OUTPUT/pairs
     train: {steps: 1000, batch-size: 1024}                  # -> OUTPUT/train
-    eval: {data: [NAME], before: true}                      # -> OUTPUT/eval/{before,after}.json
+    eval: {input: [NAME], before: true}                     # -> OUTPUT/eval/{before,after}.json
     publish: {dataset: {repo-id: ORG/NAME}, model: {repo-id: ORG/NAME}, dry-run: true}
     report: true                                            # -> OUTPUT/report/index.html
 """
@@ -179,6 +179,17 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     return Recipe(out, stages)
 
 
+def _write_settings(section: str, settings: dict, folder: str) -> WriteSettings:
+    """The dataset-writing keys of a section (taken out of `settings`); the run owns the folder."""
+    keys = known_keys(WriteSettings)
+    write = {k: settings.pop(k) for k in list(settings) if k in keys}
+    try:
+        return config_from_mapping(WriteSettings, write, section, {"output", "overwrite"},
+                                   output=folder)
+    except SettingError as exc:
+        raise RecipeError(str(exc)) from None
+
+
 def _stage_for(stages: list[Stage], output: str) -> list[str]:
     return [s.name for s in stages if s.output == output]
 
@@ -213,14 +224,9 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
                 raise RecipeError(f"{section}: needs `{kind.name}:` ({kind.help})")
             continue
         inputs[kind.name] = [_expand(str(v)) for v in (value if isinstance(value, list) else [value])]
-    write_keys = set(known_keys(WriteSettings))
-    write = {k: settings.pop(k) for k in list(settings) if k in write_keys}
-    for key in ("output", "overwrite"):
-        if key in write:
-            raise RecipeError(f"{section}: `{key}` is set by the run, leave it out")
+    write_settings = _write_settings(section, settings, folder)
     try:
         options = config_from_mapping(spec.options, settings, section)
-        write_settings = config_from_mapping(WriteSettings, write, section, output=folder)
     except SettingError as exc:
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
                                            1)) from None
@@ -239,15 +245,7 @@ def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], da
     input_dirs = _names_or_paths("dedup.input", inputs, folders)
     decon_paths = _names_or_paths("dedup.decontaminate", decon, folders) if decon else []
     folder = f"{data_root}/pairs"
-    write_keys = set(known_keys(WriteSettings))
-    write = {k: settings.pop(k) for k in list(settings) if k in write_keys}
-    for key in ("output", "overwrite"):
-        if key in write:
-            raise RecipeError(f"dedup: `{key}` is set by the run, leave it out")
-    try:
-        write_settings = config_from_mapping(WriteSettings, write, "dedup", output=folder)
-    except SettingError as exc:
-        raise RecipeError(str(exc)) from None
+    write_settings = _write_settings("dedup", settings, folder)
     config = _config("dedup", "dedup", settings, set(), input=input_dirs,
                      decontaminate=decon_paths, write=write_settings, beam_args=list(beam))
     upstream = [f"mine-{n}" for n, f in folders.items() if f in input_dirs + decon_paths]

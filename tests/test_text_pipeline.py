@@ -62,3 +62,22 @@ def test_a_corrupt_file_keeps_what_came_before(tmp_path):
     missing = tmp_path / "absent.txt"
     pairs, counters, errors = _run(str(missing))
     assert not pairs and [e["reason"] for e in errors] == ["truncated_file"]
+
+
+def test_a_pair_of_a_task_its_source_did_not_declare_is_a_dead_letter(tmp_path):
+    """A source emits only its own tasks: a plug-in's bug never lands in another task's shards."""
+    def other_task(line: bytes, origin: str) -> Extraction:
+        out = Extraction()
+        out.pairs.append(make_pair("web_title_body", "q", line.decode().strip(), "test", origin))
+        return out
+
+    spec = SourceSpec("test", "", "", (Task("test_line_text", "q", "d"),), object,
+                      (InputKind("lines", "", lambda options: other_task, records=read_lines),))
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"first\n")
+    fn = MineInputs(spec, None)
+    fn.setup()
+    items = list(fn.process(("lines", str(path))))
+    assert not [i for i in items if not isinstance(i, beam.pvalue.TaggedOutput)]
+    (letter,) = [i.value for i in items if getattr(i, "tag", None) == DEAD_LETTERS]
+    assert letter["reason"] == "undeclared_task" and "web_title_body" in letter["detail"]

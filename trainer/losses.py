@@ -114,6 +114,15 @@ class ContrastiveLoss(nn.Module):
         return total
 
 
+def _mean_of_terms(queries: torch.Tensor, temperature: float, term) -> torch.Tensor:
+    """Mean over rows i of term(i, e, batch), e(a, b) = exp(a·b / τ): the formula, spelled out."""
+    def e(a, b):
+        return torch.exp(torch.dot(a, b) / temperature)
+
+    batch = queries.shape[0]
+    return torch.stack([term(i, e, batch) for i in range(batch)]).mean()
+
+
 def _rows(queries: torch.Tensor, documents: torch.Tensor, rows: slice, scale: torch.Tensor):
     batch = queries.shape[0]
     q, d = queries[rows], documents[:batch][rows]
@@ -145,17 +154,14 @@ class GteLoss(ContrastiveLoss):
 
     @staticmethod
     def reference(queries, documents, temperature):
-        batch = queries.shape[0]
-        s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
-        terms = []
-        for i in range(batch):
+        def term(i, e, batch):
             q, d = queries[i], documents[i]
-            z = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
-            z = z + sum(torch.exp(s(q, queries[j])) for j in range(batch) if j != i)
-            z = z + sum(torch.exp(s(queries[j], d)) for j in range(batch) if j != i)
-            z = z + sum(torch.exp(s(documents[j], d)) for j in range(batch) if j != i)
-            terms.append(-torch.log(torch.exp(s(q, d)) / z))
-        return torch.stack(terms).mean()
+            z = sum(e(q, documents[j]) for j in range(documents.shape[0]))
+            z = z + sum(e(q, queries[j]) + e(queries[j], d) + e(documents[j], d)
+                        for j in range(batch) if j != i)
+            return -torch.log(e(q, d) / z)
+
+        return _mean_of_terms(queries, temperature, term)
 
 
 @register_loss
@@ -177,16 +183,13 @@ class CptLoss(ContrastiveLoss):
 
     @staticmethod
     def reference(queries, documents, temperature):
-        batch = queries.shape[0]
-        s = lambda a, b: torch.dot(a, b) / temperature  # noqa: E731
-        terms = []
-        for i in range(batch):
+        def term(i, e, batch):
             q, d = queries[i], documents[i]
-            rows = sum(torch.exp(s(q, documents[j])) for j in range(documents.shape[0]))
-            cols = sum(torch.exp(s(queries[j], d)) for j in range(batch))
-            terms.append(-0.5 * (torch.log(torch.exp(s(q, d)) / rows)
-                                 + torch.log(torch.exp(s(q, d)) / cols)))
-        return torch.stack(terms).mean()
+            rows = sum(e(q, documents[j]) for j in range(documents.shape[0]))
+            cols = sum(e(queries[j], d) for j in range(batch))
+            return -0.5 * (torch.log(e(q, d) / rows) + torch.log(e(q, d) / cols))
+
+        return _mean_of_terms(queries, temperature, term)
 
 
 def reference_loss(name: str, queries: torch.Tensor, documents: torch.Tensor,
