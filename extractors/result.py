@@ -33,6 +33,25 @@ class Unreadable(NamedTuple):
     detail: str
 
 
+class Oversized(bytes):
+    """What a size-limited stream returns in place of a line or document over the limit: empty,
+    with the size seen. Readers turn it into a `record_too_large` dead letter."""
+
+    size: int = 0
+
+    def __new__(cls, size: int):
+        obj = super().__new__(cls, b"")
+        obj.size = size
+        return obj
+
+    def __bool__(self) -> bool:  # not end of file
+        return True
+
+    def unreadable(self) -> Unreadable:
+        return Unreadable("record_too_large",
+                          f"over {self.size:,} bytes (raise --max-record-bytes to read it)")
+
+
 class Skipped(NamedTuple):
     """Input a reader passed over on purpose (a vendored folder): a drop, not a record."""
 

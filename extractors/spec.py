@@ -88,6 +88,8 @@ class SourceSpec:
     joins: Callable[[Any], tuple[JoinStage, ...]] = lambda options: ()
     prepare: Callable[[Any, Mapping[str, list[str]]], Any] = lambda options, inputs: options
     aliases: tuple[str, ...] = ()  # deprecated command names, kept for one release
+    # (module, extra): what must be importable, and the pairmill extra that installs it
+    requires: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         for task in self.tasks:
@@ -95,3 +97,18 @@ class SourceSpec:
 
     def kind(self, name: str) -> InputKind:
         return next(k for k in self.inputs if k.name == name)
+
+    def missing_requirements(self) -> list[str]:
+        """One line per package this source needs that is not installed."""
+        import importlib.util
+
+        missing = []
+        for module, extra in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(f"mine {self.name} needs the Python package {module!r}: "
+                               f"pip install 'pairmill[{extra}]'")
+        return missing

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .configs import DemoConfig, PublishConfig, ReportConfig, RunConfig
-from .pipelines.configs import DedupConfig, MineConfig, StatsConfig, WriteSettings
+from .pipelines.configs import DedupConfig, MineConfig, ReadSettings, StatsConfig, WriteSettings
 from .schemas.settings import add_flags, config_from_args
 from .trainer.configs import EvalConfig, MixConfig, TrainConfig
 
@@ -100,6 +100,7 @@ def add_mine_command(commands) -> dict[str, object]:
                                 required=kind.required, default=[], metavar=kind.metavar,
                                 help=kind.help)
         add_flags(parser, spec.options)
+        add_flags(parser, ReadSettings)
         add_flags(parser, WriteSettings)
     return mine
 
@@ -116,4 +117,5 @@ def mine_config_from_args(args: argparse.Namespace, extra: list[str]) -> MineCon
     return MineConfig(source=spec.name,
                       inputs={k.name: list(getattr(args, f"input_{k.name}")) for k in spec.inputs},
                       options=config_from_args(spec.options, args),
-                      write=config_from_args(WriteSettings, args), beam_args=list(extra))
+                      write=config_from_args(WriteSettings, args),
+                      read=config_from_args(ReadSettings, args), beam_args=list(extra))

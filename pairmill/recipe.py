@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sysconfig
 from dataclasses import dataclass, field
 from typing import Any
 
 from .commands import command
-from .pipelines.configs import MineConfig, WriteSettings
-from .schemas.settings import SettingError, config_from_mapping, known_keys, render_argv
+from .pipelines.configs import MineConfig, ReadSettings, WriteSettings
+from .schemas.settings import (
+    SettingError,
+    config_from_mapping,
+    is_secret_name,
+    known_keys,
+    redact_argv,
+    render_argv,
+)
 
 SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "train", "eval", "publish", "report")
 DISCOVER = ("site-packages", "stdlib")
@@ -55,9 +63,10 @@ class Stage:
 
     @property
     def argv(self) -> list[str]:
+        """The command line the stage stands for, credentials redacted (run.json records it)."""
         if hasattr(self.config, "argv"):
-            return self.config.argv()
-        return [self.command, *render_argv(self.config, skip={"overwrite"})]
+            return redact_argv(self.config.argv())
+        return redact_argv([self.command, *render_argv(self.config, skip={"overwrite"})])
 
     def fresh(self) -> Any:
         """The config that replaces the stage's old output (its overwrite setting on)."""
@@ -87,7 +96,17 @@ def _config(name: str, section: str, settings: dict, owned: set[str], **fixed):
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill {name}` (known:", 1)) from None
 
 
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+
+
 def _expand(text: str) -> str:
+    """`~` and `$VARIABLES` in paths; a credential never goes through a recipe value (it would
+    be recorded in run.json and manifests), so a secret-looking variable is refused."""
+    for match in _VARIABLE.finditer(text):
+        name = match.group(1) or match.group(2)
+        if is_secret_name(name):
+            raise RecipeError(f"${name}: credentials are not recipe values (they would be recorded); "
+                              f"pairmill reads HF_TOKEN and cloud credentials from the environment")
     return os.path.expanduser(os.path.expandvars(text))
 
 
@@ -225,13 +244,15 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
             continue
         inputs[kind.name] = [_expand(str(v)) for v in (value if isinstance(value, list) else [value])]
     write_settings = _write_settings(section, settings, folder)
+    read = {k: settings.pop(k) for k in list(settings) if k in known_keys(ReadSettings)}
     try:
+        read_settings = config_from_mapping(ReadSettings, read, section)
         options = config_from_mapping(spec.options, settings, section)
     except SettingError as exc:
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
                                            1)) from None
     config = MineConfig(source=spec.name, inputs=inputs, options=options, write=write_settings,
-                        beam_args=list(beam))
+                        read=read_settings, beam_args=list(beam))
     return Stage(f"mine-{name}", "mine", config, folder, "dataset")
 
 

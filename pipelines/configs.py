@@ -17,6 +17,17 @@ class WriteSettings:
     overwrite: bool = setting(False, "replace a dataset already in --output")
     row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
     rows_per_file: int = setting(100_000, "target rows per Parquet file", type=positive_int)
+    allow_empty: bool = setting(False, "exit 0 even when no pair is kept (otherwise a run that "
+                                       "keeps nothing fails, naming the top drop reasons)")
+
+
+@dataclass(kw_only=True)
+class ReadSettings:
+    """Limits on what one record may hold, whatever the source: memory stays bounded."""
+
+    max_record_bytes: int = setting(
+        32 << 20, "a line or document longer than this is a `record_too_large` dead letter",
+        type=positive_int)
 
 
 @dataclass(kw_only=True)
@@ -27,6 +38,7 @@ class MineConfig:
     inputs: dict[str, list[str]]
     options: Any  # the source's settings dataclass
     write: WriteSettings
+    read: ReadSettings = field(default_factory=ReadSettings)
     beam_args: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -39,7 +51,7 @@ class MineConfig:
             if self.inputs.get(kind.name):
                 argv += [f"--{kind.name}", *self.inputs[kind.name]]
         return [*argv, *render_argv(self.write, skip={"overwrite"}), *render_argv(self.options),
-                *self.beam_args]
+                *render_argv(self.read), *self.beam_args]
 
 
 @dataclass(kw_only=True)

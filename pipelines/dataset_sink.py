@@ -27,6 +27,7 @@ from ..schemas import (
     write_manifest,
 )
 from ..schemas.counts import Counts
+from ..schemas.settings import redact_argv
 
 STAGING = "_staging"
 COUNTS_FILE = "counts.json"
@@ -242,6 +243,14 @@ def finish_command(write, command: list[str], started: float, report=None,
     extra = {"seconds": round(time.time() - started, 1)}
     if history:
         extra["history"] = history
-    finalize_dataset(write.output, command, write.row_group_size, extra=extra, report=report)
+    manifest = finalize_dataset(write.output, redact_argv(command), write.row_group_size,
+                                extra=extra, report=report)
     print(format_summary(dataset_summary(write.output)))
+    if manifest.total_rows == 0 and not write.allow_empty:
+        top = sorted(manifest.counters.get("drops", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        why = ", ".join(f"{reason} {n:,}" for reason, n in top[:5]) or "no input record was read"
+        print(f"pairmill: error: no pair was kept ({why}); the dead letters are in "
+              f"{storage.join(write.output, 'errors')} (pass --allow-empty if this is intended)",
+              file=sys.stderr)
+        return 1
     return 0

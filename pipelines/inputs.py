@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import zlib
 
+from ..extractors.result import Oversized
 from ..schemas import storage
 
 # Pushshift/Arctic Shift .zst frames need a window of up to 2 GiB.
@@ -60,7 +61,13 @@ class _ZstdFrames(io.RawIOBase):
 
     zstandard's own `stream_reader` ends quietly at a truncated frame, which would lose the
     fact that the file is damaged; its `decompressobj` tells (`eof`), so reading goes through it.
+    `decompress` has no output limit, so compressed input is fed `FEED` bytes at a time: a zstd
+    block yields at most 128 KiB from a few bytes, so one feed gives at most a few MB however
+    extreme the compression ratio (a 270 KB file of 4 GiB of blanks).
     """
+
+    FEED = 1024
+    RAW_READ = 1 << 20
 
     def __init__(self, raw):
         import zstandard
@@ -70,6 +77,7 @@ class _ZstdFrames(io.RawIOBase):
             max_window_size=ZSTD_MAX_WINDOW).decompressobj()
         self._frame = self._new()
         self._pending = memoryview(b"")
+        self._input = memoryview(b"")  # compressed bytes read but not yet fed
         self._started = False  # bytes of the current frame seen
 
     def readable(self) -> bool:
@@ -77,17 +85,19 @@ class _ZstdFrames(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not self._pending:
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                if self._started and not self._frame.eof:
-                    raise EOFError("zstd frame cut short: the file is truncated")
-                return 0
-            while chunk:
-                if self._frame.eof:
-                    self._frame = self._new()
-                self._started = True
-                self._pending = memoryview(bytes(self._pending) + self._frame.decompress(chunk))
-                chunk = self._frame.unused_data if self._frame.eof else b""
+            if not self._input:
+                self._input = memoryview(self._raw.read(self.RAW_READ))
+                if not self._input:
+                    if self._started and not self._frame.eof:
+                        raise EOFError("zstd frame cut short: the file is truncated")
+                    return 0
+            if self._frame.eof:
+                self._frame = self._new()
+            feed, self._input = self._input[:self.FEED], self._input[self.FEED:]
+            self._started = True
+            self._pending = memoryview(self._frame.decompress(feed))
+            if self._frame.eof and self._frame.unused_data:  # the next frame starts in this feed
+                self._input = memoryview(self._frame.unused_data + bytes(self._input))
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]  # a view: no copy of what is left
@@ -126,6 +136,72 @@ class _Extracted7z:
     def __exit__(self, *exc):
         self.stream.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class RecordLimit:
+    """A decompressed stream whose lines and whole-file reads stop at `max_bytes`.
+
+    A longer line (or document) is skipped up to its end in bounded steps and returned as
+    Oversized, so one line of gigabytes without a newline never sits in memory; reads of a given
+    size (WARC and XML parsers) pass through.
+    """
+
+    STEP = 1 << 20
+
+    def __init__(self, stream, max_bytes: int):
+        self._stream = stream
+        self._max = max_bytes
+
+    def readline(self, size: int = -1) -> bytes:
+        limit = self._max if size is None or size < 0 else min(size, self._max)
+        line = self._stream.readline(limit + 1)
+        if len(line) <= limit or line.endswith(b"\n"):
+            return line
+        seen = len(line)
+        while not line.endswith(b"\n"):
+            line = self._stream.readline(self.STEP)
+            if not line:
+                break
+            seen += len(line)
+        return Oversized(seen)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        if size is not None and size >= 0:
+            return self._stream.read(size)
+        data = self._stream.read(self._max + 1)
+        if len(data) <= self._max:
+            return data
+        seen = len(data)
+        while chunk := self._stream.read(self.STEP):
+            seen += len(chunk)
+        return Oversized(seen)
+
+    def readinto(self, buffer) -> int:
+        return self._stream.readinto(buffer)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getattr__(self, name):  # seek, peek, ... of the stream underneath
+        return getattr(self._stream, name)
 
 
 def open_input(path: str, archive_member: str | None = None):

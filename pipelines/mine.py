@@ -23,9 +23,10 @@ from ..extractors.result import Extraction, Skipped, Unreadable
 from ..extractors.spec import JoinStage, SourceSpec
 from ..schemas import make_dead_letter
 from ..schemas.counts import Counts
-from .configs import MineConfig
+from ..schemas.pairs import repair_pair, repair_record
+from .configs import MineConfig, ReadSettings
 from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
-from .inputs import STREAM_ERRORS, expand_patterns, open_input
+from .inputs import STREAM_ERRORS, RecordLimit, expand_patterns, open_input
 from .options import beam_options
 
 COUNTS = "counts"
@@ -48,16 +49,25 @@ def resolve_spec(ref: SourceSpec | str) -> SourceSpec:
     return source_spec(ref) if isinstance(ref, str) else ref
 
 
+def _encodable(record, counts: Counts):
+    """Text Beam's coders and Parquet can encode; what was repaired is counted."""
+    fixed, repaired = repair_record(record)
+    counts.add("total", "texts_repaired", repaired)
+    return fixed
+
+
 def emit(result: Extraction, spec: SourceSpec, counts: Counts):
     """An Extraction as Beam outputs: pairs on the main output, dead letters and join parts
     tagged; its drops are added to `counts` (the caller emits them once per unit)."""
     counts += result.counts()
     for letter in result.dead_letters:
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, _encodable(letter, counts))
     for part in result.parts:
-        yield beam.pvalue.TaggedOutput(PARTS, part)
+        yield beam.pvalue.TaggedOutput(PARTS, _encodable(part, counts))
     declared = {task.name for task in spec.tasks}
     for pair in result.pairs:
+        pair, repaired = repair_pair(pair)
+        counts.add("total", "texts_repaired", repaired)
         if pair["task"] not in declared:  # a source emits only the tasks it declares
             counts.add("dead_letter", "undeclared_task")
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, make_dead_letter(
@@ -70,10 +80,12 @@ def emit(result: Extraction, spec: SourceSpec, counts: Counts):
 class MineInputs(beam.DoFn):
     """(kind, file or tree unit) in; pairs out, with dead letters, join parts and counts tagged."""
 
-    def __init__(self, spec: SourceSpec | str, options, progress_every: int = 100_000):
+    def __init__(self, spec: SourceSpec | str, options, progress_every: int = 100_000,
+                 max_record_bytes: int = ReadSettings().max_record_bytes):
         self._spec_ref = spec_ref(spec)
         self._options = options
         self._progress_every = progress_every
+        self._max_record_bytes = max_record_bytes
 
     def setup(self):
         self._spec = resolve_spec(self._spec_ref)
@@ -126,7 +138,8 @@ class MineInputs(beam.DoFn):
 
         consumed = 0
         try:
-            with open_input(path, kind.archive_member) as stream:
+            with open_input(path, kind.archive_member) as opened:
+                stream = RecordLimit(opened, self._max_record_bytes)
                 yield from self._records(kind, os.path.basename(path), located(stream), counts,
                                          lambda locator: f"{path}:{locator}")
                 consumed = _bytes_consumed(stream)
@@ -147,8 +160,8 @@ class MineInputs(beam.DoFn):
 
     def _dead_letter(self, origin: str, reason: str, detail: str, counts: Counts):
         counts.add("dead_letter", reason)
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, make_dead_letter(origin, self._spec_name,
-                                                                      reason, detail))
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, _encodable(
+            make_dead_letter(origin, self._spec_name, reason, detail), counts))
 
 
 def _bytes_consumed(stream) -> int:
@@ -199,14 +212,15 @@ def _outputs(pcoll, fn, label: str):
 
 def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
                inputs: list[tuple[str, str]], output_dir: str, row_group_size: int = 1000,
-               rows_per_file: int = 100_000) -> None:
+               rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes
+               ) -> None:
     """(kind, path) inputs -> units -> one streaming extract per unit -> joins -> the dataset."""
     extracted = _outputs(
         pipeline
         | "Inputs" >> beam.Create(inputs)
         | "Units" >> beam.ParDo(_TreeUnits(spec, options))
         | "Spread" >> beam.Reshuffle(),  # names only: lets runners spread units over workers
-        MineInputs(spec, options), "Extract")
+        MineInputs(spec, options, max_record_bytes=max_record_bytes), "Extract")
     pairs, letters, counts = [extracted.pairs], [extracted[DEAD_LETTERS]], [extracted[COUNTS]]
     parts = extracted[PARTS]
     for number, stage in enumerate(spec.joins(options)):
@@ -252,6 +266,9 @@ def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple
 def mine(config: MineConfig) -> int:
     """Run `pairmill mine` from its config: checks first, then the pipeline, then the manifest."""
     spec = source_spec(config.source)
+    missing = spec.missing_requirements()
+    if missing:  # before any work: a run that would dead-letter every record is refused
+        raise ValueError("; ".join(missing))
     pipeline_options = beam_options(config.beam_args)
     options = spec.prepare(config.options, config.inputs)
     inputs = resolve_inputs(spec, config.inputs)
@@ -261,7 +278,7 @@ def mine(config: MineConfig) -> int:
     print(f"pairmill: mining {len(inputs)} {spec.name} input(s) -> {write.output}", file=sys.stderr)
     pipeline = beam.Pipeline(options=pipeline_options)
     build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
-               write.rows_per_file)
+               write.rows_per_file, config.read.max_record_bytes)
     run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
 

@@ -119,3 +119,57 @@ DEAD_LETTER_SCHEMA = pa.schema(
 def make_dead_letter(origin: str, source: str, reason: str, detail: str = "") -> dict:
     """One dead-letter row: `reason` is a short stable key (it is also a counter name)."""
     return {"origin": origin, "source": source, "reason": reason, "detail": detail[:2000]}
+
+
+def repair_text(text: str) -> str:
+    """`text` made encodable as UTF-8: lone surrogates (from JSON `\\ud800` escapes) become
+    U+FFFD, undecodable bytes of file names (Python's surrogateescape) become `\\xNN`."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def repair_record(value):
+    """(value with every string repaired, number of strings changed), through dicts, lists,
+    tuples and named tuples: what must hold before a record reaches Beam's coders or Parquet."""
+    if isinstance(value, str):
+        fixed = repair_text(value)
+        return fixed, int(fixed is not value)
+    if isinstance(value, dict):
+        changed, out = 0, {}
+        for key, item in value.items():
+            new_key, n_key = repair_record(key)
+            new_item, n_item = repair_record(item)
+            out[new_key] = new_item
+            changed += n_key + n_item
+        return (out, changed) if changed else (value, 0)
+    if isinstance(value, (list, tuple)):
+        items = [repair_record(item) for item in value]
+        changed = sum(n for _, n in items)
+        if not changed:
+            return value, 0
+        values = [v for v, _ in items]
+        if isinstance(value, list):
+            return values, changed
+        return (type(value)(*values) if hasattr(value, "_fields") else tuple(values)), changed
+    return value, 0
+
+
+def repair_pair(pair: dict) -> tuple[dict, int]:
+    """A pair with encodable text, its id recomputed from the repaired texts."""
+    fixed, changed = repair_record(pair)
+    if changed:
+        fixed["id"] = pair_id(fixed["task"], fixed["query"], fixed["document"])
+    return fixed, changed

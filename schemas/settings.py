@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -308,3 +309,43 @@ def _same(value, default) -> bool:
     if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
         return list(value) == list(default)
     return value == default
+
+
+# Flag names and values that carry credentials: never recorded, printed or published.
+_SECRET_NAME = re.compile(r"(secret|token|password|passwd|credential|api[_-]?key|access[_-]?key"
+                          r"|private[_-]?key|auth)", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"^(hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}"
+                           r"|sk-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|ya29\.[\w-]{20,})$")
+REDACTED = "<REDACTED>"
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """A command line safe to record: values of credential-looking flags (`--s3_secret_access_key
+    X`, `--hf-token=X`) and values shaped like known tokens are replaced by <REDACTED>."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        arg = str(arg)
+        if hide_next and not arg.startswith("--"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = False
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            if is_secret_name(name):
+                if eq:
+                    out.append(f"--{name}={REDACTED}")
+                else:
+                    out.append(arg)
+                    hide_next = True
+                continue
+            if eq and _SECRET_VALUE.match(value):
+                out.append(f"--{name}={REDACTED}")
+                continue
+        out.append(REDACTED if _SECRET_VALUE.match(arg) else arg)
+    return out

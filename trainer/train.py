@@ -70,15 +70,22 @@ def _schedule(step: int, steps: int, warmup: float) -> float:
 
 
 def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """RNG states as tensors and plain values only, so a checkpoint loads with weights_only."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {"python": (version, torch.tensor(internal, dtype=torch.int64), gauss),
+             "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(x) for x in internal.tolist()), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -228,7 +235,12 @@ def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
 def _resume(run: _Run, resume_from: Path | None) -> None:
     """Weights, optimiser, schedule and RNG states back from the checkpoint, exactly."""
     if resume_from is not None:
-        state = torch.load(resume_from / "state.pt", map_location=run.device, weights_only=False)
+        try:  # tensors and plain values only: a checkpoint can never run code
+            state = torch.load(resume_from / "state.pt", map_location=run.device, weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{resume_from}/state.pt is not a pairmill checkpoint "
+                             f"(refused: {str(exc).splitlines()[0]}); pass --overwrite to start "
+                             f"again") from None
         if state["plan"] != run.plan.fingerprint():
             raise ValueError(f"{resume_from}: the checkpoint was made on other data; "
                              f"pass --overwrite to start again")

@@ -41,6 +41,7 @@ class CodeUnit:
     origin_prefix: str  # "name@commit:" for git checkouts, else ""
     max_files: int = 0  # tarballs only: stop after this many source files (0: all)
     languages: tuple[str, ...] = ()  # tarballs only: the languages to read
+    skip_reason: str = "vendored_dir"  # "skipped" units only
 
 
 def input_kind(path: str) -> str:
@@ -97,6 +98,7 @@ def expand_input(path: str, languages: tuple[str, ...], max_files: int = 0) -> I
             yield CodeUnit("zip", path, member, name, prefix)
         return
     prefix = git_origin_prefix(path)
+    root = os.path.realpath(path)
     count = 0
     for dirpath, dirnames, filenames in os.walk(path):
         for vendored in sorted(d for d in dirnames if d in _VENDORED_DIRS):
@@ -108,10 +110,18 @@ def expand_input(path: str, languages: tuple[str, ...], max_files: int = 0) -> I
             rel = os.path.relpath(full, path).replace(os.sep, "/")
             if not _wanted(rel, languages) or not os.path.isfile(full):
                 continue
+            if os.path.islink(full) and not _inside(os.path.realpath(full), root):
+                # a link out of the tree the user named is never read
+                yield CodeUnit("skipped", full, rel, name, prefix, skip_reason="link_outside_input")
+                continue
             if max_files and count >= max_files:
                 return
             count += 1
             yield CodeUnit("file", full, rel, name, prefix)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _wanted(path: str, languages: tuple[str, ...]) -> bool:
@@ -134,7 +144,7 @@ def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
     before the break, then one `truncated_archive`.
     """
     if unit.kind == "skipped":
-        yield unit.member, Skipped("vendored_dir"), 0
+        yield unit.member, Skipped(unit.skip_reason), 0
     elif unit.kind == "file":
         try:
             with open(unit.location, "rb") as f:

@@ -66,6 +66,7 @@ SPEC = SourceSpec(
                 "(JSON lines; plain, .gz, .bz2, .zst).",
     tasks=(Task(TASK, "title", "abstract"),),
     options=ArxivOptions,
+    requires=(("pylatexenc", "text"),),
     inputs=(InputKind("input", "snapshot files (files or glob patterns; local, gs://, s3://)",
                       lambda options: functools.partial(extract_arxiv_record, options=options),
                       records=read_lines),),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from ..result import Extraction
+from ..result import Extraction, Oversized, Unreadable
 
 
 def parse_json_record(line: bytes | str) -> tuple[dict | None, str, str]:
@@ -39,8 +39,13 @@ def read_json_record(line: bytes | str, origin: str, source: str, out: Extractio
     return record
 
 
-def read_lines(stream) -> Iterator[tuple[str, bytes]]:
-    """(line number, line) of every non-blank line: the record reader of JSON-lines dumps."""
+def read_lines(stream) -> Iterator[tuple[str, bytes | Unreadable]]:
+    """(line number, line) of every non-blank line: the record reader of JSON-lines dumps.
+
+    A line over the stream's size limit comes as Oversized and leaves as a dead letter.
+    """
     for number, line in enumerate(stream, 1):
-        if line.strip():
+        if isinstance(line, Oversized):
+            yield str(number), line.unreadable()
+        elif line.strip():
             yield str(number), line

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from ...schemas import make_pair
 from ...schemas.settings import positive_int, setting
-from ..result import Extraction, Unreadable
+from ..result import Extraction, Oversized, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .records import read_json_record
 from .textnorm import normalize_whitespace
@@ -43,8 +43,12 @@ class S2orcOptions:
 def read_papers(stream: BinaryIO) -> Iterator[tuple[str, bytes | Unreadable]]:
     """Papers of a file: JSON lines (the corpus shards) or one pretty-printed JSON document."""
     first = stream.readline()
-    while first and not first.strip():
+    number = 1
+    while first and (isinstance(first, Oversized) or not first.strip()):
+        if isinstance(first, Oversized):
+            yield str(number), first.unreadable()
         first = stream.readline()
+        number += 1
     if not first:
         return
     try:
@@ -56,12 +60,14 @@ def read_papers(stream: BinaryIO) -> Iterator[tuple[str, bytes | Unreadable]]:
         one_per_line = stripped.startswith(b"{") and stripped.endswith(b"}") and len(stripped) > 2
     if not one_per_line:  # one document over many lines
         rest = stream.read()
-        yield "1", first + rest
+        yield str(number), rest.unreadable() if isinstance(rest, Oversized) else first + rest
         return
-    yield "1", first
-    for number, line in enumerate(stream, 2):
-        if line.strip():
-            yield str(number), line
+    yield str(number), first
+    for line_number, line in enumerate(stream, number + 1):
+        if isinstance(line, Oversized):
+            yield str(line_number), line.unreadable()
+        elif line.strip():
+            yield str(line_number), line
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -85,8 +91,41 @@ def _without_markers(text: str, start: int, end: int, cites: list[dict]) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", normalize_whitespace(sentence))
 
 
-def _abstract(paper: dict) -> str:
-    value = paper.get("abstract")
+# Where a release keeps the parsed paper: top level (2020-07 pdf_parses), `pdf_parse`
+# (s2orc-doc2json), `grobid_parse` then `latex_parse` (the 2019/2020 full releases).
+_PARSES = ("pdf_parse", "grobid_parse", "latex_parse")
+
+
+def _parse_of(paper: dict) -> dict:
+    """The part of a record holding `body_text` and `bib_entries`, whatever the release."""
+    if isinstance(paper.get("body_text"), list) and paper["body_text"]:
+        return paper
+    for key in _PARSES:
+        parse = paper.get(key)
+        if isinstance(parse, dict) and isinstance(parse.get("body_text"), list) and parse["body_text"]:
+            return parse
+    return paper
+
+
+def _abstract(paper: dict, parse: dict) -> str:
+    """The abstract from the record, its metadata (2019/2020 releases) or its parse."""
+    metadata = paper.get("metadata") if isinstance(paper.get("metadata"), dict) else {}
+    for value in (paper.get("abstract"), metadata.get("abstract"), parse.get("abstract")):
+        text = _abstract_text(value)
+        if text:
+            return text
+    return ""
+
+
+def _link(entry: dict) -> str:
+    """The S2 paper id a bib entry links to (`link` in 2020 parses, `links` in 2019)."""
+    value = entry.get("link") or entry.get("links") or ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value or "").strip()
+
+
+def _abstract_text(value) -> str:
     if isinstance(value, list):
         value = " ".join(str(p.get("text") or "") for p in value if isinstance(p, dict))
     return normalize_whitespace(str(value or ""))
@@ -109,18 +148,19 @@ def extract_s2orc_paper(document: bytes | str, origin: str,
     paper = read_json_record(document, origin, SOURCE, out)
     if paper is None:
         return out
-    paper_id = str(paper.get("paper_id") or "").strip()
+    paper_id = str(paper.get("paper_id") or paper.get("corpusid") or "").strip()
     if not paper_id:
         out.drop("missing_paper_id")
         return out
-    abstract = _abstract(paper)
+    parse = _parse_of(paper)
+    abstract = _abstract(paper, parse)
     if abstract:
         out.part("paper", paper_id, {"abstract": abstract})
-    paragraphs = paper.get("body_text")
+    paragraphs = parse.get("body_text")
     if not isinstance(paragraphs, list) or not paragraphs:
         out.drop("no_body_text")
         return out
-    bib = paper.get("bib_entries") if isinstance(paper.get("bib_entries"), dict) else {}
+    bib = parse.get("bib_entries") if isinstance(parse.get("bib_entries"), dict) else {}
     seen: set[tuple[str, str]] = set()
     for paragraph in paragraphs:
         if not isinstance(paragraph, dict):
@@ -152,7 +192,7 @@ def extract_s2orc_paper(document: bytes | str, origin: str,
             if (sentence, cite["ref_id"]) in seen:  # one sentence citing one work twice
                 continue
             seen.add((sentence, cite["ref_id"]))
-            link = str(entry.get("link") or "").strip()
+            link = _link(entry)
             citation = {"sentence": sentence, "title": title,
                         "origin": f"s2orc:{paper_id}#{cite['ref_id']}", "citing_paper": paper_id}
             if link:

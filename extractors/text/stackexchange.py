@@ -142,6 +142,7 @@ SPEC = SourceSpec(
     tasks=(Task(TITLE_BODY, "question title", "question body"),
            Task(QUESTION_ANSWER, "question title + body", "accepted / best answer")),
     options=StackExchangeOptions,
+    requires=(("lxml", "text"),),
     inputs=(InputKind("input", "Posts.xml files or site .7z archives (globs allowed)",
                       lambda options: functools.partial(extract_stackexchange_post, options=options),
                       records=iter_posts, archive_member="Posts.xml", metavar="PATH"),),

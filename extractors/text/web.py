@@ -269,6 +269,8 @@ def join_web_anchors(url: str, groups: dict[str, list[dict]],
 SPEC = SourceSpec(
     name=SOURCE,
     aliases=("crawl",),
+    requires=(("fastwarc", "text"), ("trafilatura", "text"), ("lxml_html_clean", "text"),
+              ("charset_normalizer", "text"), ("courlan", "text"), ("lxml", "text")),
     help="(title, main text) and (anchor sentence, linked page) pairs from WARC files",
     description="Mine web_title_body (page title, main text via trafilatura) and "
                 "web_anchor_target (a link's sentence, the linked page's title and lead; "

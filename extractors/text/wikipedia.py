@@ -211,6 +211,7 @@ SPEC = SourceSpec(
     tasks=(Task(ENTITY_DESCRIPTION, "article title", "lead paragraph"),
            Task(CITATION_REFERENCE, "sentence with a link", "linked article's lead")),
     options=WikipediaOptions,
+    requires=(("mwparserfromhell", "text"), ("lxml", "text")),
     inputs=(InputKind("input", "pages-articles dumps (files or glob patterns; local, gs://, s3://)",
                       lambda options: functools.partial(extract_wikipedia_page, options=options),
                       records=iter_pages),),
