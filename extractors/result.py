@@ -66,9 +66,14 @@ class Extraction:
     drops: Counter = field(default_factory=Counter)
     dead_letters: list[dict] = field(default_factory=list)
     parts: list[JoinPart] = field(default_factory=list)
+    notes: Counter = field(default_factory=Counter)  # what happened to a kept record
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.drops[reason] += n
+
+    def note(self, reason: str, n: int = 1) -> None:
+        """Something worth counting that did not cost the record (a repaired encoding)."""
+        self.notes[reason] += n
 
     def dead_letter(self, origin: str, source: str, reason: str, detail: str = "") -> None:
         """A record that cannot be used: its `errors/` row, and its count under `reason`."""
@@ -83,6 +88,7 @@ class Extraction:
         self.drops.update(other.drops)
         self.dead_letters.extend(other.dead_letters)
         self.parts.extend(other.parts)
+        self.notes.update(other.notes)
         return self
 
     def counts(self) -> Counts:
@@ -93,4 +99,6 @@ class Extraction:
             as_letters = min(n, letters.get(reason, 0))
             out.add("dead_letter", reason, as_letters)
             out.add("drop", reason, n - as_letters)
+        for reason, n in self.notes.items():
+            out.add("note", reason, n)
         return out

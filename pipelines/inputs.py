@@ -47,13 +47,85 @@ def _open_raw(path: str):
 
 def _decompressed(raw, path: str):
     name = path.lower()
-    if name.endswith(".gz"):  # also per-record gzip WARC: GzipFile reads member after member
-        return gzip.GzipFile(fileobj=raw)
-    if name.endswith(".bz2"):
-        return bz2.BZ2File(raw)
+    if name.endswith(".gz"):  # also per-record gzip WARC: member after member
+        return io.BufferedReader(_Members(raw, lambda: zlib.decompressobj(wbits=47)), 1 << 20)
+    if name.endswith(".bz2"):  # also multi-stream bz2 (pbzip2)
+        return io.BufferedReader(_Members(raw, bz2.BZ2Decompressor), 1 << 20)
     if name.endswith(".zst"):
         return io.BufferedReader(_ZstdFrames(raw), 1 << 20)
     return raw
+
+
+class _Members(io.RawIOBase):
+    """gzip members or bz2 streams, one after another, decompressed with bounded output.
+
+    Unlike GzipFile and BZ2File, what was decompressed before a truncation is handed out first;
+    the EOFError comes on the read after it, so every complete record before a break is kept.
+    Output per call is capped (`max_length`), so a decompression bomb costs no memory.
+    """
+
+    OUTPUT = 1 << 20
+    RAW_READ = 1 << 20
+
+    def __init__(self, raw, new):
+        self._raw = raw
+        self._new = new
+        self._dec = new()
+        self._started = False
+        self._tail = b""  # compressed input handed over but not yet consumed
+
+    def readable(self) -> bool:
+        return True
+
+    def _more(self) -> bytes:
+        """The next piece of output; b"" at the clean end of the input."""
+        while True:
+            if self._dec.eof:
+                rest = self._dec.unused_data + self._tail
+                self._tail = b""
+                if not rest.strip(b"\x00"):  # trailing padding some writers add
+                    rest = self._raw.read(self.RAW_READ)
+                    if not rest:
+                        return b""
+                self._dec, self._started = self._new(), False
+                self._tail = rest
+            if self._tail or getattr(self._dec, "needs_input", True) is False:
+                data, self._tail = self._tail, b""
+            else:
+                data = self._raw.read(self.RAW_READ)
+                if not data:
+                    if self._started and not self._dec.eof:
+                        return self._cut_short()
+                    return b""
+            self._started = True
+            out = self._dec.decompress(data, self.OUTPUT)
+            self._tail = getattr(self._dec, "unconsumed_tail", b"") or b""  # zlib keeps it out
+            if out:
+                return out
+
+    def readinto(self, buffer) -> int:
+        if not getattr(self, "_pending", None):
+            self._pending = memoryview(self._more())
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        self._pos = getattr(self, "_pos", 0) + n
+        return n
+
+    def _cut_short(self) -> bytes:
+        """End of data first (the buffered reader above hands out what it holds), then the
+        error on the next read."""
+        if getattr(self, "_reported", False):
+            raise EOFError("compressed stream cut short: the file is truncated")
+        self._reported = True
+        return b""
+
+    def tell(self) -> int:
+        return getattr(self, "_pos", 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _ZstdFrames(io.RawIOBase):
@@ -89,7 +161,9 @@ class _ZstdFrames(io.RawIOBase):
                 self._input = memoryview(self._raw.read(self.RAW_READ))
                 if not self._input:
                     if self._started and not self._frame.eof:
-                        raise EOFError("zstd frame cut short: the file is truncated")
+                        if getattr(self, "_reported", False):
+                            raise EOFError("zstd frame cut short: the file is truncated")
+                        self._reported = True  # end of data first, the error on the next read
                     return 0
             if self._frame.eof:
                 self._frame = self._new()
@@ -101,7 +175,11 @@ class _ZstdFrames(io.RawIOBase):
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]  # a view: no copy of what is left
+        self._pos = getattr(self, "_pos", 0) + n
         return n
+
+    def tell(self) -> int:
+        return getattr(self, "_pos", 0)
 
     def close(self) -> None:
         self._raw.close()
@@ -139,11 +217,15 @@ class _Extracted7z:
 
 
 class RecordLimit:
-    """A decompressed stream whose lines and whole-file reads stop at `max_bytes`.
+    """A decompressed stream whose lines and whole-file reads stop at `max_bytes`, and whose
+    damage ends it quietly.
 
     A longer line (or document) is skipped up to its end in bounded steps and returned as
     Oversized, so one line of gigabytes without a newline never sits in memory; reads of a given
-    size (WARC and XML parsers) pass through.
+    size (WARC and XML parsers) pass through. A read that fails (a truncated gzip, bz2 or zstd
+    stream) reads as the end of the file and is kept in `error`: a parser that buffers (lxml)
+    then still hands out every complete record before the break, and the caller reports the
+    damage once the records are out.
     """
 
     STEP = 1 << 20
@@ -151,10 +233,32 @@ class RecordLimit:
     def __init__(self, stream, max_bytes: int):
         self._stream = stream
         self._max = max_bytes
+        self.error: BaseException | None = None
+
+    def _guarded(self, read, *args):
+        if self.error is not None:
+            return b""
+        try:
+            return read(*args)
+        except STREAM_ERRORS as exc:
+            self.error = exc
+            return b""
 
     def readline(self, size: int = -1) -> bytes:
+        return self._guarded(self._readline, size)
+
+    def _readline(self, size: int = -1) -> bytes:
         limit = self._max if size is None or size < 0 else min(size, self._max)
         line = self._stream.readline(limit + 1)
+        if line and not line.endswith(b"\n") and len(line) <= limit:
+            # the last line: complete only when the file really ends here (a truncated stream
+            # raises on this read, and half a record is not a record)
+            try:
+                self._stream.read(1)
+            except STREAM_ERRORS as exc:
+                self.error = exc
+                return b""
+            return line
         if len(line) <= limit or line.endswith(b"\n"):
             return line
         seen = len(line)
@@ -175,6 +279,9 @@ class RecordLimit:
         return line
 
     def read(self, size: int = -1) -> bytes:
+        return self._guarded(self._read, size)
+
+    def _read(self, size: int = -1) -> bytes:
         if size is not None and size >= 0:
             return self._stream.read(size)
         data = self._stream.read(self._max + 1)
@@ -186,7 +293,7 @@ class RecordLimit:
         return Oversized(seen)
 
     def readinto(self, buffer) -> int:
-        return self._stream.readinto(buffer)
+        return self._guarded(self._stream.readinto, buffer) or 0
 
     def tell(self) -> int:
         return self._stream.tell()

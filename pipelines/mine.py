@@ -143,6 +143,8 @@ class MineInputs(beam.DoFn):
                 yield from self._records(kind, os.path.basename(path), located(stream), counts,
                                          lambda locator: f"{path}:{locator}")
                 consumed = _bytes_consumed(stream)
+                if stream.error is not None:  # every complete record before the break is out
+                    raise stream.error
         except Exception as exc:  # the file ends here: what was read before is kept
             reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
             yield from self._dead_letter(f"{path}:after {state['locator']}", reason,

@@ -10,6 +10,7 @@ Kinds:
   removed      a pair removed by dedup (exact_duplicate, near_duplicate, decontaminated:LABEL)
   dead_letter  a record that could not be read, also written to errors/ with its detail
   histogram    a distribution (cluster_size: reason is the bucket)
+  note         something that happened to a kept record (a content encoding that did not apply)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-KINDS = ("total", "drop", "removed", "dead_letter", "histogram")
+KINDS = ("total", "drop", "removed", "dead_letter", "histogram", "note")
 
 
 class CountKey(NamedTuple):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,25 +55,71 @@ class WebOptions:
                                   type=positive_int)
 
 
-def iter_warc_responses(stream: BinaryIO) -> Iterator[tuple[str, dict | Unreadable]]:
-    """(WARC record offset, response) for each HTTP response record of a WARC stream."""
+# The start of another WARC record inside a record's content: its Content-Length lied.
+_EMBEDDED_RECORD = re.compile(rb"\r?\n(WARC/[01]\.\d+\r?\n)")
+
+
+def iter_warc_responses(stream: BinaryIO, _base: str = "") -> Iterator[tuple[str, dict | Unreadable]]:
+    """(WARC record offset, response) for each HTTP response record of a WARC stream.
+
+    Only the transfer encoding is undone by FastWARC; the content encoding is undone here, so a
+    `Content-Encoding: gzip` header over a body that is already decoded (ClueWeb09's WARC/0.18)
+    keeps the raw body instead of failing the file. A record whose Content-Length runs into the
+    records after it is a `warc_length_mismatch` dead letter, and reading resumes at the record
+    found inside it.
+    """
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True,
-                              auto_decode="all", quirks_mode=True)
+                              auto_decode="transfer", quirks_mode=True)
     for record in records:
-        offset = str(record.stream_pos)
+        offset = f"{_base}{record.stream_pos}"
         http = record.http_headers
         if http is None:
             yield offset, Unreadable("invalid_http", "response record without HTTP headers")
             continue
+        body = record.reader.read()
+        embedded = _EMBEDDED_RECORD.search(body)
+        if embedded:
+            yield offset, Unreadable("warc_length_mismatch",
+                                     "Content-Length runs past the end of the record; reading "
+                                     "resumes at the next record inside it")
+            rest = io.BytesIO(body[embedded.start(1):])
+            yield from iter_warc_responses(rest, f"{offset}+{embedded.start(1)}+")
+            continue
+        body, undecoded = _content_decoded(body, http.get("Content-Encoding") or "")
         yield offset, {
             "url": record.headers.get("WARC-Target-URI") or "",
             "status": http.status_code,
             "content_type": (record.http_content_type or "").lower(),
             "charset": record.http_charset or "",
-            "body": record.reader.read(),
+            "body": body,
+            "content_encoding_not_applied": undecoded,
         }
+
+
+def _content_decoded(body: bytes, encoding: str) -> tuple[bytes, bool]:
+    """(body, True when a declared content encoding did not decode and the raw body is kept)."""
+    import zlib
+
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity", "none"):
+        return body, False
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(wbits=47).decompress(body), False
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body), False
+            except zlib.error:
+                return zlib.decompress(body, -15), False
+        if encoding == "br":
+            import brotli
+
+            return brotli.decompress(body), False
+    except Exception:  # the header lies (already decoded) or the body is damaged
+        return body, True
+    return body, True  # an encoding nothing here decodes
 
 
 def decode_html(body: bytes, declared: str = "") -> tuple[str, str]:
@@ -195,6 +242,8 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
     from trafilatura.utils import load_html
 
     out = Extraction()
+    if response.get("content_encoding_not_applied"):
+        out.note("content_encoding_not_applied")
     if response.get("status") != 200:
         out.drop("not_ok_status")
         return out

@@ -36,6 +36,8 @@ def iter_elements(stream: BinaryIO, name: str) -> Iterator[object]:
             while parent is not None and element.getprevious() is not None:  # rows already handed out
                 del parent[0]
     except etree.XMLSyntaxError as exc:
+        if getattr(stream, "error", None) is not None:
+            return  # the file itself broke: its reader reports that, once
         yield Unreadable("invalid_xml", str(exc))
 
 
