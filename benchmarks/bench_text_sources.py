@@ -204,7 +204,7 @@ def _extract_only(source: str, args: list[str]) -> int:
     spec = source_spec(config.source)
     options = spec.prepare(config.options, config.inputs)
     pairs = 0
-    for kind_name, path in resolve_inputs(spec, config.inputs):
+    for kind_name, (path, _label) in resolve_inputs(spec, config.inputs):
         kind = spec.kind(kind_name)
         extract = kind.extract(options)
         with open_input(path, kind.archive_member) as stream:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -22,8 +23,9 @@ from . import __version__
 from .extractors.registry import task_families
 from .pipelines.stats import column_counts, length_summary, task_lengths
 from .schemas import describe_file, load_verified_manifest, storage, write_manifest
+from .schemas.pairs import META_TYPE
 
-HUB_META = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+HUB_META = META_TYPE  # datasets written before pairmill stored meta as key/value records
 
 # pairs are used to train and evaluate sentence embeddings
 TASK_CATEGORIES = ["sentence-similarity", "feature-extraction"]
@@ -123,8 +125,8 @@ def dataset_card(manifest, stats: dict, repo_id: str, license_id: str) -> str:
         lines.append("- dropped, by reason: " + ", ".join(
             f"{k} {v:,}" for k, v in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))))
     lines.append(f"- made by {manifest.created_by or 'pairmill'}; the command:")
-    lines += ["", "```", " ".join(manifest.command) or "(not recorded)", "```", ""]
-    history = manifest.extra.get("history") or []
+    lines += ["", "```", " ".join(portable(manifest.command)) or "(not recorded)", "```", ""]
+    history = portable(manifest.extra.get("history") or [])
     if history:
         lines += ["Earlier steps:", ""]
         lines += [f"```\n{' '.join(c)}\n```" for c in history]
@@ -191,6 +193,21 @@ def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: s
     return out
 
 
+_LOCAL_PATH = re.compile(r"^(/|~/|[A-Za-z]:[\\/])")
+
+
+def portable(value):
+    """Local absolute paths in what a card shows replaced by their last component (the
+    machine's folders, user names and venvs are nobody's business); URIs stay."""
+    if isinstance(value, str):
+        return storage.portable_name(value) if _LOCAL_PATH.match(value) else value
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    return value
+
+
 def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
     header = ["---", f"license: {license_id}", "library_name: sentence-transformers",
               "pipeline_tag: sentence-similarity", "tags:", "- pairmill", "- sentence-transformers",
@@ -208,6 +225,7 @@ def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
              "```", ""]
     training = {k: v for k, v in info.items() if k not in ("pooling", "max_length")}
     training.update({k: v for k, v in extras.items() if k != "eval.json"})
+    training = portable(training)
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2), "```", ""]
     if "eval.json" in extras:

@@ -27,6 +27,7 @@ from ..schemas import (
     write_manifest,
 )
 from ..schemas.counts import Counts
+from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
 
 STAGING = "_staging"
@@ -221,6 +222,7 @@ def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
     if report is not None:  # a command's own report built from its counts
         manifest.extra.update(report(counts))
     write_manifest(output_dir, manifest)
+    storage.write_bytes(storage.join(output_dir, README_NAME), dataset_readme(manifest).encode())
     return manifest
 
 
@@ -246,11 +248,14 @@ def finish_command(write, command: list[str], started: float, report=None,
     manifest = finalize_dataset(write.output, redact_argv(command), write.row_group_size,
                                 extra=extra, report=report)
     print(format_summary(dataset_summary(write.output)))
+    top = sorted(manifest.counters.get("drops", {}).items(), key=lambda kv: (-kv[1], kv[0]))
     if manifest.total_rows == 0 and not write.allow_empty:
-        top = sorted(manifest.counters.get("drops", {}).items(), key=lambda kv: (-kv[1], kv[0]))
-        why = ", ".join(f"{reason} {n:,}" for reason, n in top[:5]) or "no input record was read"
-        print(f"pairmill: error: no pair was kept ({why}); the dead letters are in "
-              f"{storage.join(write.output, 'errors')} (pass --allow-empty if this is intended)",
-              file=sys.stderr)
+        if not top and not manifest.counters.get("records_read"):  # empty inputs: nothing lost
+            print("pairmill: warning: the inputs held no records", file=sys.stderr)
+            return 0
+        why = ", ".join(f"{reason} {n:,}" for reason, n in top[:5])
+        print(f"pairmill: error: every record was dropped ({why}); see "
+              f"{storage.join(write.output, 'errors')} for the dead letters, or pass "
+              f"--allow-empty if this is intended", file=sys.stderr)
         return 1
     return 0

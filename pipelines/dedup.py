@@ -32,6 +32,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from ..schemas import load_verified_manifest, storage
 from ..schemas.counts import Counts
+from ..schemas.pairs import meta_dict, meta_rows
 from .configs import DedupConfig
 from .dataset_sink import exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
@@ -340,11 +341,11 @@ class ApplyVerdicts(beam.DoFn):
             count.add("removed", (decon or removals)[0][1], 1, task)
             return
         stood_for = copies + sum(v[1] for v in grouped["verdict"] if v[0] == "stood_for")
-        meta = dict(pair.get("meta") or [])
+        meta = meta_dict(pair.get("meta"))
         meta["duplicates"] = str(stood_for - 1)
         count.add("total", "rows_out", 1, task)
         count.add("histogram", f"cluster_size:{stood_for}")
-        yield {**pair, "meta": sorted(meta.items())}
+        yield {**pair, "meta": meta_rows(meta)}
 
 
 def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:

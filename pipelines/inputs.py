@@ -9,7 +9,6 @@ files (`gs://`, `s3://`, `hdfs://`, `hf://`) are opened through the one storage 
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import os
 import shutil
@@ -24,6 +23,27 @@ ZSTD_MAX_WINDOW = 2**31
 # Exceptions a damaged compressed stream raises while it is read (zstd raises ZstdError, a
 # ValueError subclass; a truncated gzip raises EOFError).
 STREAM_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+
+
+def input_label(path: str, pattern: str) -> str:
+    """How origins name a matched file: relative to the fixed folder of the pattern the user
+    gave (a plain file: its name), never the machine's absolute path."""
+    glob_at = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
+    base = pattern[:glob_at].rsplit("/", 1)[0] if "/" in pattern[:glob_at] else ""
+    if "://" in path:
+        return path[len(base) + 1:] if base and path.startswith(base + "/") else path.rsplit("/", 1)[-1]
+    if glob_at == len(pattern) or not base:
+        base = os.path.dirname(os.path.abspath(pattern)) if glob_at == len(pattern) else "."
+    return os.path.relpath(path, os.path.abspath(base)).replace(os.sep, "/")
+
+
+def labelled_inputs(patterns: list[str]) -> list[tuple[str, str]]:
+    """(file, label) for every file the patterns name, sorted by file (see `input_label`)."""
+    labels: dict[str, str] = {}
+    for pattern in patterns:
+        for path in expand_patterns([pattern]):
+            labels.setdefault(path, input_label(path, pattern))
+    return sorted(labels.items())
 
 
 def expand_patterns(patterns: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from ..schemas.counts import Counts
 from ..schemas.pairs import repair_pair, repair_record
 from .configs import MineConfig, ReadSettings
 from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
-from .inputs import STREAM_ERRORS, RecordLimit, expand_patterns, open_input
+from .inputs import STREAM_ERRORS, RecordLimit, labelled_inputs, open_input
 from .options import beam_options
 
 COUNTS = "counts"
@@ -128,7 +128,8 @@ class MineInputs(beam.DoFn):
                 print(f"pairmill: {label}: {records:,} records, {pairs:,} pairs so far",
                       file=sys.stderr, flush=True)
 
-    def _read_file(self, kind, path: str, counts: Counts):
+    def _read_file(self, kind, unit: tuple[str, str], counts: Counts):
+        path, label = unit
         state = {"locator": "0"}
 
         def located(stream):
@@ -140,14 +141,14 @@ class MineInputs(beam.DoFn):
         try:
             with open_input(path, kind.archive_member) as opened:
                 stream = RecordLimit(opened, self._max_record_bytes)
-                yield from self._records(kind, os.path.basename(path), located(stream), counts,
-                                         lambda locator: f"{path}:{locator}")
+                yield from self._records(kind, label, located(stream), counts,
+                                         lambda locator: f"{label}:{locator}")
                 consumed = _bytes_consumed(stream)
                 if stream.error is not None:  # every complete record before the break is out
                     raise stream.error
         except Exception as exc:  # the file ends here: what was read before is kept
             reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
-            yield from self._dead_letter(f"{path}:after {state['locator']}", reason,
+            yield from self._dead_letter(f"{label}:after {state['locator']}", reason,
                                          f"{type(exc).__name__}: {exc}", counts)
         counts.add("total", "bytes_read", consumed)
 
@@ -248,9 +249,10 @@ def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)
 
 
-def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """(kind, path) for every input: file kinds' globs expanded, tree kinds' paths checked."""
-    resolved: list[tuple[str, str]] = []
+def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple[str, object]]:
+    """(kind, unit) for every input: file kinds' globs expanded into (path, label) units, tree
+    kinds' paths checked."""
+    resolved: list[tuple[str, object]] = []
     for kind in spec.inputs:
         patterns = inputs.get(kind.name) or []
         if kind.required and not patterns:
@@ -261,7 +263,7 @@ def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple
                     kind.check(path)
                 resolved.append((kind.name, os.path.abspath(path) if "://" not in path else path))
         elif patterns:
-            resolved += [(kind.name, path) for path in expand_patterns(patterns)]
+            resolved += [(kind.name, unit) for unit in labelled_inputs(patterns)]
     return resolved
 
 

@@ -25,12 +25,17 @@ def _known_beam_flags() -> frozenset[str]:
 def beam_options(beam_args: list[str]) -> PipelineOptions:
     """PipelineOptions from the flags pairmill did not recognise; unknown Beam flags are an error."""
     known = _known_beam_flags()
+    takes_value = False  # `--flag value` as well as `--flag=value`
     for arg in beam_args:
         if not arg.startswith("--"):
-            raise UsageError(f"unexpected argument {arg!r}")
-        name = arg[2:].split("=", 1)[0]
+            if not takes_value:
+                raise UsageError(f"unexpected argument {arg!r}")
+            takes_value = False
+            continue
+        name, eq, _ = arg[2:].partition("=")
         if name not in known:
             raise UsageError(f"unknown flag --{name} (neither a pairmill nor a Beam option)")
+        takes_value = not eq
     if not any(a.startswith("--default_sdk_harness_log_level") for a in beam_args):
         # worker processes otherwise log every gRPC channel they open at INFO
         beam_args = [*beam_args, "--default_sdk_harness_log_level=WARNING"]

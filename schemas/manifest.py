@@ -177,3 +177,19 @@ def load_verified_manifest(dataset_dir: str | os.PathLike) -> Manifest:
         raise ManifestError(f"{dataset_dir}: dataset does not match its manifest:\n  "
                             + "\n  ".join(problems))
     return read_manifest(dataset_dir)
+
+
+README_NAME = "README.md"
+
+
+def dataset_readme(manifest: Manifest) -> str:
+    """A README whose YAML header names one config per task, so `datasets.load_dataset(DIR,
+    TASK)` loads a task of the folder itself, as it does the published copy."""
+    lines = ["---", "configs:"]
+    for task in sorted(manifest.tasks):
+        lines += [f"- config_name: {task}", f"  data_files: data/{task}/*.parquet"]
+    if not manifest.tasks:
+        lines[-1] = "configs: []"
+    lines += ["---", "", "A pairs dataset written by pairmill: `manifest.json` lists every file "
+              "with its rows and sha256; `errors/` holds the dead letters.", ""]
+    return "\n".join(lines)

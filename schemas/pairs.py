@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {}
 TASK_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 REQUIRED_COLUMNS = ("id", "task", "query", "document", "source", "origin")
+META_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 OPTIONAL_COLUMNS = ("lang", "negatives", "score", "meta")
 
 PAIR_SCHEMA = pa.schema(
@@ -31,7 +32,8 @@ PAIR_SCHEMA = pa.schema(
         pa.field("lang", pa.string()),
         pa.field("negatives", pa.list_(pa.string())),
         pa.field("score", pa.float64()),
-        pa.field("meta", pa.map_(pa.string(), pa.string())),
+        # key/value records, not a map: `datasets` has no map type, pandas and DuckDB read both
+        pa.field("meta", META_TYPE),
     ]
 )
 
@@ -101,8 +103,25 @@ def make_pair(
         "lang": lang,
         "negatives": negatives,
         "score": score,
-        "meta": sorted(meta.items()) if meta else None,
+        "meta": meta_rows(meta),
     }
+
+
+def meta_rows(meta: dict[str, str] | None) -> list[dict] | None:
+    """`meta` as stored: key/value records sorted by key (None when empty)."""
+    return [{"key": k, "value": v} for k, v in sorted(meta.items())] if meta else None
+
+
+def meta_dict(value) -> dict[str, str]:
+    """`meta` as read back, from this layout or the older `map<string,string>` one (pairs)."""
+    out = {}
+    for item in value or []:
+        if isinstance(item, dict):
+            out[item["key"]] = item["value"]
+        else:
+            key, val = item
+            out[key] = val
+    return out
 
 
 # Dead letters: every input record that could not become a pair, with why and where to find it.

@@ -144,3 +144,12 @@ def glob(pattern: str) -> list[str]:
     base = f"{scheme}://{fixed}"
     return sorted(f"{base}/{rel}" for rel in list_files(base)
                   if fnmatch.fnmatchcase(f"{base}/{rel}", pattern))
+
+
+def portable_name(location: str | os.PathLike) -> str:
+    """A location as a published card shows it: URIs as they are, local paths by their name
+    only (a card never carries the machine's folders)."""
+    location = os.fspath(location)
+    if "://" in location:
+        return location
+    return os.path.basename(os.path.normpath(location)) or location

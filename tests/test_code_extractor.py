@@ -9,6 +9,7 @@ import pytest
 
 from pairmill.extractors.code import CodeOptions, extract_code_pairs
 from pairmill.extractors.code.docstrings import clean_doc
+from pairmill.schemas.pairs import meta_dict
 
 
 def extract(code: str, path: str, **kw):
@@ -16,7 +17,7 @@ def extract(code: str, path: str, **kw):
 
 
 def by_name(result):
-    return {dict(p["meta"])["function"]: p for p in result.pairs}
+    return {meta_dict(p["meta"])["function"]: p for p in result.pairs}
 
 
 PY = '''

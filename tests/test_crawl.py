@@ -18,6 +18,7 @@ from pairmill.extractors.text import (
     normalize_url,
 )
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import REALDATA
 
@@ -166,14 +167,14 @@ def test_real_crawl_files(tmp_path):
     manifest = read_manifest(out)
     assert manifest.counters["records_read"] == 16 + 1  # response records only
     rows = pq.read_table(out / manifest.tasks["web_title_body"][0].path).to_pylist()
-    by_url = {dict(r["meta"])["url"]: r for r in rows}
+    by_url = {meta_dict(r["meta"])["url"]: r for r in rows}
     iana = by_url["http://www.iana.org/"]  # chunked transfer encoding undone
     assert iana["query"] == "Internet Assigned Numbers Authority"
     assert "Domain Names" in iana["document"] and "001c37" not in iana["document"]
     russian = by_url["http://01spb.ru/company/"]  # windows-1251 page
-    assert dict(russian["meta"])["encoding"] == "cp1251"
+    assert meta_dict(russian["meta"])["encoding"] == "cp1251"
     assert russian["query"].startswith("О компании")
-    gb = [r for r in rows if dict(r["meta"])["encoding"] == "gb18030"]  # gb2312 pages read as GB18030
+    gb = [r for r in rows if meta_dict(r["meta"])["encoding"] == "gb18030"]  # gb2312 pages read as GB18030
     assert gb and all("\ufffd" not in r["query"] for r in gb)
     assert len(rows) + sum(manifest.counters["drops"].get(r, 0) for r in
                            ("body_too_short", "no_main_text", "missing_title", "not_html")) == 17

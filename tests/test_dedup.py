@@ -13,6 +13,7 @@ import pytest
 from pairmill.cli import main
 from pairmill.pipelines.minhash import EMPTY, LshBands, estimated_jaccard, signatures
 from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+from pairmill.schemas.pairs import meta_dict
 
 
 def write_dataset(folder, pairs):
@@ -105,7 +106,7 @@ def planted(tmp_path_factory):
                  "--threshold", "0.8"]) == 0
     survivors = {}
     for row in read_rows(out):
-        cluster = dict(row["meta"])["cluster"]
+        cluster = meta_dict(row["meta"])["cluster"]
         survivors[int(cluster)] = survivors.get(int(cluster), 0) + 1
     return truth, survivors, out
 
@@ -131,7 +132,7 @@ def test_report_counts_clusters(planted):
     assert sum(entry["removed"].values()) == removed
     assert report["cluster_sizes"].get("2", 0) == removed
     rows = read_rows(out)
-    assert sum(int(dict(r["meta"])["duplicates"]) for r in rows) == removed
+    assert sum(int(meta_dict(r["meta"])["duplicates"]) for r in rows) == removed
 
 
 def _pair(task, query, document, score=None, origin="o"):
@@ -153,7 +154,7 @@ def test_survivor_rule_prefers_quality_then_id(tmp_path):
     assert main(["dedup", "--input", str(folder), "--output", str(out)]) == 0
     rows = {r["task"]: r for r in read_rows(out)}
     assert rows["stackexchange_question_answer"]["id"] == high["id"]
-    assert dict(rows["stackexchange_question_answer"]["meta"])["duplicates"] == "1"
+    assert meta_dict(rows["stackexchange_question_answer"]["meta"])["duplicates"] == "1"
     # equal quality (same length up to one space) -> longer wins; exact twins -> smaller id
     assert rows["reddit_title_body"]["id"] in {tie_a["id"], tie_b["id"]}
 

@@ -19,6 +19,7 @@ from pairmill.extractors.code import CodeOptions
 from pairmill.extractors.code.trees import expand_input
 from pairmill.pipelines.mine import COUNTS, DEAD_LETTERS, PARTS, MineInputs
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import SOURCES, write_tree
 
@@ -46,7 +47,7 @@ def test_extract_step_with_assert_that(source_tree):
                    | beam.Map(lambda unit: ("input", unit))
                    | beam.ParDo(MineInputs("code", options)).with_outputs(
                        COUNTS, DEAD_LETTERS, PARTS, main="pairs"))
-        names = outputs.pairs | beam.Map(lambda r: (r["lang"], dict(r["meta"])["function"]))
+        names = outputs.pairs | beam.Map(lambda r: (r["lang"], meta_dict(r["meta"])["function"]))
         assert_that(names, equal_to(sorted(EXPECTED)))
         read = (outputs[COUNTS]
                 | beam.Map(lambda counts: ("records_read", counts.get("total", "records_read")))
@@ -66,7 +67,7 @@ def test_cli_writes_a_valid_dataset(source_tree, tmp_path, capsys):
     assert manifest.counters["drops"]["undocumented"] >= 1
     assert manifest.command[:3] == ["pairmill", "mine", "code"]
     rows = read_pairs(out)
-    assert {(r["lang"], dict(r["meta"])["function"]) for r in rows} == EXPECTED
+    assert {(r["lang"], meta_dict(r["meta"])["function"]) for r in rows} == EXPECTED
     assert all(r["source"] == "repo" and ":" in r["origin"] for r in rows)
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
     printed = capsys.readouterr().out
@@ -118,7 +119,7 @@ def test_archives_and_truncated_archives(source_tree, tmp_path):
         out = tmp_path / f"out-{name}"
         assert mine("--input", archive, "--output", out) == 0
         rows = read_pairs(out)
-        assert {(r["lang"], dict(r["meta"])["function"]) for r in rows} == EXPECTED
+        assert {(r["lang"], meta_dict(r["meta"])["function"]) for r in rows} == EXPECTED
         assert {r["source"] for r in rows} == {name}
 
     # a tarball of many files cut in half: complete members first, then one dead letter
@@ -154,7 +155,7 @@ def test_bad_files_go_to_errors_and_good_ones_survive(tmp_path):
     assert sorted((Path(e["origin"]).name, e["reason"]) for e in errors) == [
         ("binary.py", "binary_file"), ("broken.py", "syntax_error"),
         ("latin.py", "decode_error")]
-    names = {dict(r["meta"])["function"] for r in read_pairs(out)}
+    names = {meta_dict(r["meta"])["function"] for r in read_pairs(out)}
     assert names == {"distance", "area", "fetch", "ok"}
     assert manifest.counters["dead_letters"] == 3
 

@@ -41,6 +41,8 @@ def _normalise(value, root: str):
         return [_normalise(v, root) for v in value]
     if isinstance(value, tuple):
         return [_normalise(v, root) for v in value]
+    if isinstance(value, dict) and set(value) == {"key", "value"}:  # a meta record
+        return [value["key"], _normalise(value["value"], root)]
     if isinstance(value, dict):
         return sorted([k, _normalise(v, root)] for k, v in value.items())
     return value

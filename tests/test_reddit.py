@@ -19,6 +19,7 @@ from pairmill.extractors.text import (
     join_reddit_post,
 )
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import REALDATA
 
@@ -119,7 +120,7 @@ def test_join_pairs_post_with_best_comment_and_counts_orphans():
     out = join_reddit_post("t3_x", {"submission": [post], "comment": [worse, good]})
     (pair,) = out.pairs
     assert (pair["query"], pair["document"]) == ("T\n\nBody text", "best")
-    assert pair["task"] == "reddit_post_comment" and dict(pair["meta"])["comment_id"] == "c9"
+    assert pair["task"] == "reddit_post_comment" and meta_dict(pair["meta"])["comment_id"] == "c9"
     orphan = join_reddit_post("t3_y", {"submission": [], "comment": [{**good, "comments": 4}]})
     assert orphan.drops == {"comment_without_submission": 4} and not orphan.pairs
     lonely = join_reddit_post("t3_z", {"submission": [post], "comment": []})
@@ -198,7 +199,7 @@ def test_real_dumps(tmp_path):
     assert sum(alone_drops.values()) + len(rows) == len(subs)
     removed = sum(s["selftext"] in ("[removed]", "[deleted]") for s in subs)
     assert 0.8 * removed < alone_drops["removed_or_deleted"] <= removed
-    assert all(r["meta"] == [("subreddit", "AskWomen")] for r in rows)
+    assert all(meta_dict(r["meta"]) == {"subreddit": "AskWomen"} for r in rows)
     assert not any("&amp;" in r["document"] or r["document"] in ("[removed]", "[deleted]") for r in rows)
     source_ids = {f"reddit:t3_{s['id']}" for s in subs if s["selftext"] not in ("", "[removed]", "[deleted]")}
     assert {r["origin"] for r in rows} <= source_ids

@@ -12,6 +12,7 @@ import pytest
 from pairmill.cli import main
 from pairmill.extractors.text import extract_s2orc_paper, join_s2orc_citations, read_papers
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import REALDATA
 
@@ -53,7 +54,7 @@ def test_join_adds_the_abstract_when_the_cited_paper_was_read():
     (pair,) = join_s2orc_citations("200", {"citation": [citation],
                                            "paper": [{"abstract": "We propose the Transformer."}]}).pairs
     assert pair["document"] == "Attention is all you need\n\nWe propose the Transformer."
-    assert dict(pair["meta"]) == {"citing_paper": "100", "cited_paper": "200"}
+    assert meta_dict(pair["meta"]) == {"citing_paper": "100", "cited_paper": "200"}
     (alone,) = join_s2orc_citations("200", {"citation": [citation], "paper": []}).pairs
     assert alone["document"] == "Attention is all you need"
     assert not join_s2orc_citations("300", {"citation": [], "paper": [{"abstract": "x"}]}).pairs
@@ -122,11 +123,11 @@ def test_real_papers(tmp_path):
     # A bibliography entry links to 18980380, which is one of the three files: those pairs carry
     # its abstract, the rest only a title.
     abstract = " ".join(a["text"] for a in papers["18980380"]["abstract"])
-    joined = [r for r in rows if dict(r["meta"]).get("cited_paper") == "18980380"]
+    joined = [r for r in rows if meta_dict(r["meta"]).get("cited_paper") == "18980380"]
     assert joined and all(r["document"].endswith(" ".join(abstract.split())) for r in joined)
     citing = {pid for pid, p in papers.items()
               if any(b.get("link") == "18980380" for b in p["bib_entries"].values())}
-    assert citing and {dict(r["meta"])["citing_paper"] for r in joined} == citing
-    others = [r for r in rows if dict(r["meta"]).get("cited_paper") != "18980380"]
+    assert citing and {meta_dict(r["meta"])["citing_paper"] for r in joined} == citing
+    others = [r for r in rows if meta_dict(r["meta"]).get("cited_paper") != "18980380"]
     assert all("\n\n" not in r["document"] for r in others)
     assert not any("BIBREF" in r["query"] or "(Green et al. 1993)" in r["query"] for r in rows)

@@ -37,7 +37,7 @@ def test_make_pair_follows_the_schema():
     table = pa.Table.from_pylist([pair], schema=PAIR_SCHEMA)
     assert table.num_rows == 1
     assert set(REQUIRED_COLUMNS) <= set(table.column_names)
-    assert table.column("meta").to_pylist() == [[("function", "f")]]
+    assert table.column("meta").to_pylist() == [[{"key": "function", "value": "f"}]]
 
 
 @pytest.mark.parametrize("task,query,document", [

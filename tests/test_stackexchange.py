@@ -20,6 +20,7 @@ from pairmill.extractors.text import (
     join_stackexchange_answers,
 )
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import REALDATA
 
@@ -101,7 +102,7 @@ def test_question_gives_title_body_and_a_part_keyed_by_file_and_id():
     (pair,) = out.pairs
     assert pair["task"] == "stackexchange_title_body"
     assert pair["document"] == "I tried method 7 twice and the cup was sour both times."
-    assert dict(pair["meta"])["tags"] == "brewing method-7"
+    assert meta_dict(pair["meta"])["tags"] == "brewing method-7"
     (part,) = out.parts
     assert (part.side, part.key, part.value["accepted"]) == ("question", "coffee/Posts.xml:7", "9")
     out = extract_stackexchange_post(_attrs(answer(9, 7)), "coffee/Posts.xml:9")
@@ -134,10 +135,10 @@ def test_join_prefers_accepted_then_best_positive_answer():
     answers = [{"id": "5", "body": "low", "score": 1}, {"id": "6", "body": "top", "score": 9},
                {"id": "4", "body": "accepted", "score": 0}]
     (pair,) = join_stackexchange_answers("f:1", {"question": [_q("4")], "answer": answers}).pairs
-    assert pair["document"] == "accepted" and dict(pair["meta"])["accepted"] == "true"
+    assert pair["document"] == "accepted" and meta_dict(pair["meta"])["accepted"] == "true"
     assert pair["query"] == "T\n\nB" and pair["task"] == "stackexchange_question_answer"
     (pair,) = join_stackexchange_answers("f:1", {"question": [_q()], "answer": answers}).pairs
-    assert pair["document"] == "top" and dict(pair["meta"])["accepted"] == "false"
+    assert pair["document"] == "top" and meta_dict(pair["meta"])["accepted"] == "false"
     tie = [{"id": "12", "body": "later", "score": 3}, {"id": "11", "body": "earlier", "score": 3}]
     assert join_stackexchange_answers("k", {"question": [_q()], "answer": tie}).pairs[0]["document"] \
         == "earlier"
@@ -219,14 +220,14 @@ def test_real_coffee_dump(tmp_path):
     assert drops["low_score"] == len(dropped) == 4
     assert drops["answer_of_dropped_question"] == sum(a["ParentId"] in dropped for a in answers.values())
     qa = pq.read_table(out / manifest.tasks["stackexchange_question_answer"][0].path).to_pylist()
-    accepted = [r for r in qa if dict(r["meta"])["accepted"] == "true"]
+    accepted = [r for r in qa if meta_dict(r["meta"])["accepted"] == "true"]
     usable = {q for q, r in questions.items() if int(r["Score"]) >= 0}
     with_accepted = {q for q in usable if questions[q].get("AcceptedAnswerId") in answers}
     assert sum(bool(q.get("AcceptedAnswerId")) for q in questions.values()) == 105
     assert 95 <= len(with_accepted) <= 105
-    assert {dict(r["meta"])["post_id"] for r in accepted} == with_accepted
+    assert {meta_dict(r["meta"])["post_id"] for r in accepted} == with_accepted
     for r in accepted:
-        meta = dict(r["meta"])
+        meta = meta_dict(r["meta"])
         assert meta["answer_id"] == questions[meta["post_id"]]["AcceptedAnswerId"]
         assert r["query"].startswith(questions[meta["post_id"]]["Title"])
     assert manifest.rows("stackexchange_title_body") == 221

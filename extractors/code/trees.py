@@ -150,11 +150,11 @@ def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
             with open(unit.location, "rb") as f:
                 data = f.read(max_file_bytes + 1)
         except OSError as exc:
-            yield unit.location, _unreadable("read_error", exc), 0
+            yield _where(unit, unit.member), _unreadable("read_error", exc), 0
             return
-        yield unit.location, SourceFile(unit, unit.member, data), len(data)
+        yield _where(unit, unit.member), SourceFile(unit, unit.member, data), len(data)
     elif unit.kind == "zip":
-        where = f"{unit.location}!{unit.member}"
+        where = _where(unit, unit.member)
         try:
             with zipfile.ZipFile(unit.location) as archive, archive.open(unit.member) as f:
                 data = f.read(max_file_bytes + 1)
@@ -181,10 +181,14 @@ def _read_tar(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
                 count += 1
                 f = archive.extractfile(member)
                 data = f.read(max_file_bytes + 1) if f is not None else b""
-                yield f"{unit.location}!{rel}", SourceFile(unit, rel, data), len(data)
+                yield _where(unit, rel), SourceFile(unit, rel, data), len(data)
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
-        yield (f"{unit.location}!{member_name or '<archive>'}",
-               _unreadable("truncated_archive", exc), 0)
+        yield _where(unit, member_name or "<archive>"), _unreadable("truncated_archive", exc), 0
+
+
+def _where(unit: CodeUnit, member: str) -> str:
+    """A file's place as origins give it: `repo@commit:path` or `input-name:path`."""
+    return f"{unit.origin_prefix or unit.source + ':'}{member}"
 
 
 def _strip_top_dir(name: str) -> str:
