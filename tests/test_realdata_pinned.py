@@ -1,6 +1,6 @@
 """Every source's output on the real samples, pinned row for row.
 
-The digests in `tests/data/realdata_digests.json` were taken from the pipeline before a redesign;
+The digests in `tests/pins/realdata_digests.json` were taken from the pipeline before a redesign;
 a change that alters any pair (text, id, task, origin, optional columns) fails here. When a change
 of output is intended, regenerate them with `python -m tests.test_realdata_pinned` and say why in
 the commit message.
@@ -20,7 +20,7 @@ from pairmill.cli import main
 
 from .conftest import REALDATA, SOURCES, write_tree
 
-DIGESTS = Path(__file__).with_name("data") / "realdata_digests.json"
+DIGESTS = Path(__file__).with_name("pins") / "realdata_digests.json"
 
 # source -> argv after `pairmill mine SOURCE` (paths relative to REALDATA)
 COMMANDS = {
