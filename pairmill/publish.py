@@ -38,7 +38,10 @@ def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_i
     for task, files in manifest.tasks.items():
         manifest.tasks[task] = [_hub_copy(dataset_dir, entry.path, out) for entry in files]
     manifest.errors = []  # dead letters stay with the source dataset
-    manifest.extra["published_from"] = storage.absolute(dataset_dir)
+    manifest.extra["published_from"] = storage.portable_name(dataset_dir)
+    manifest.command = portable(manifest.command)
+    if "history" in manifest.extra:
+        manifest.extra["history"] = portable(manifest.extra["history"])
     write_manifest(out, manifest)
     stats = _length_stats(out, manifest)
     (out / "README.md").write_text(dataset_card(manifest, stats, repo_id, license_id))
@@ -229,7 +232,7 @@ def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2), "```", ""]
     if "eval.json" in extras:
-        lines += ["## Evaluation", "", "```json", json.dumps(extras["eval.json"], indent=2),
+        lines += ["## Evaluation", "", "```json", json.dumps(portable(extras["eval.json"]), indent=2),
                   "```", ""]
     return "\n".join(header) + "\n\n" + "\n".join(lines)
 

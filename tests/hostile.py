@@ -212,3 +212,51 @@ def generic_damage() -> list[tuple[str, bytes, str]]:
         ("not_xml", b"<posts><row Id='1' Title='x'" + b"\n" + good, ".xml"),
         ("warc_garbage", b"WARC/1.0\r\nContent-Length: 99999999\r\n\r\n" + os.urandom(512), ".warc"),
     ]
+
+
+def clean_inputs(folder: Path) -> dict[str, tuple[str, Path, int]]:
+    """source -> (input flag, a clean file, pairs it gives): the good file beside the damage."""
+    folder.mkdir(parents=True, exist_ok=True)
+    reddit = folder / "clean_RS.zst"
+    reddit.write_bytes(zst(submissions(5)))
+    arxiv = folder / "clean_arxiv.jsonl"
+    arxiv.write_bytes(b"\n".join(arxiv_records(5)) + b"\n")
+    posts = folder / "clean_Posts.xml"
+    posts.write_bytes(posts_xml(5))
+    warc = folder / "clean.warc"
+    warc.write_bytes(b"".join(_warc_record(f"http://ok.example/{i:08d}".encode(), page(f"Ok {i}"))
+                              for i in range(5)))
+    s2orc = folder / "clean_s2orc.jsonl"
+    s2orc.write_bytes(b"\n".join(json.dumps(paper).encode() for paper in s2orc_papers(5)) + b"\n")
+    wiki = folder / "clean_wiki.xml"
+    wiki.write_bytes(wiki_export(5))
+    return {"reddit": ("--submissions", reddit, 5), "arxiv": ("--input", arxiv, 5),
+            "stackexchange": ("--input", posts, 10), "web": ("--input", warc, 5),
+            "s2orc": ("--input", s2orc, 5), "wikipedia": ("--input", wiki, 5)}
+
+
+def s2orc_papers(n: int) -> list[dict]:
+    papers = []
+    for i in range(n):
+        text = (f"Extraction in method {i} depends on grind size and water temperature in "
+                f"every case studied here [1].")
+        papers.append({"paper_id": str(100 + i), "body_text": [{"text": text, "cite_spans": [
+            {"start": len(text) - 4, "end": len(text) - 1, "text": "[1]", "ref_id": "BIBREF0"}]}],
+            "bib_entries": {"BIBREF0": {"title": f"The physics of espresso, part {i}"}}})
+    return papers
+
+
+def wiki_export(n: int) -> bytes:
+    pages = "".join(
+        f"<page><title>Coffee {i}</title><ns>0</ns><id>{i + 1}</id><revision><id>{i + 100}</id>"
+        f"<text>'''Coffee {i}''' is a drink brewed from roasted coffee beans and enjoyed around "
+        f"the world every single day.</text></revision></page>" for i in range(n))
+    return f"<mediawiki>{pages}</mediawiki>".encode()
+
+
+def hostile_python() -> dict[str, bytes]:
+    """Source files that must cost one dead letter or drop each, never the run."""
+    good = b'def f(a):\n    """Return the value it was given back."""\n    b = a\n    c = b\n    return c\n'
+    return {"binary.py": bytes(range(256)) * 8, "nul.py": good.replace(b"value", b"val\x00ue"),
+            "latin1.py": good.replace(b"value", b"caf\xe9"), "deep.py": b"x = " + b"(" * 50_000,
+            "huge_line.py": b"x = '" + b"a" * (2 << 20) + b"'\n", "good.py": good}

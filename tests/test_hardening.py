@@ -265,3 +265,33 @@ def test_origins_are_relative_to_the_input_the_user_named(tmp_path):
     assert len(origins) == 11
     assert all(o.startswith(("coffee.stackexchange.com/Posts.xml:",
                              "coffee.stackexchange.com/bad.xml:")) for o in origins)
+
+
+@pytest.mark.parametrize("source", ["reddit", "arxiv", "stackexchange", "web", "s2orc", "wikipedia"])
+def test_every_hostile_file_beside_a_clean_one_costs_only_itself(tmp_path, source):
+    """One run over the whole hostile corpus plus one clean file: the run completes, the clean
+    file's pairs are all there, and the dataset is valid."""
+    flag, clean, expected = hostile.clean_inputs(tmp_path / "clean")[source]
+    files = [clean]
+    for name, data, suffix in hostile.generic_damage():
+        path = tmp_path / f"{name}{suffix}"
+        path.write_bytes(data)
+        files.append(path)
+    out = tmp_path / "out"
+    code = main(["mine", source, flag, *map(str, files), "--output", str(out)])
+    assert code == 0
+    assert validate_dataset(out) == []
+    manifest = read_manifest(out)
+    assert manifest.total_rows == expected
+    assert manifest.counters["dead_letters"] >= 1
+
+
+def test_hostile_source_files_cost_only_themselves(tmp_path):
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    for name, data in hostile.hostile_python().items():
+        (tree / name).write_bytes(data)
+    out = tmp_path / "out"
+    assert main(["mine", "code", "--input", str(tree), "--output", str(out)]) == 0
+    assert [r["query"] for r in _rows(out)] == ["Return the value it was given back."]
+    assert validate_dataset(out) == []

@@ -78,6 +78,9 @@ def test_a_recipe_runs_every_stage_then_skips_what_is_complete(tmp_path, tiny_mo
     assert "license: mit" in card and "config_name: code_docstring_code" in card
     model_card = (run / "publish" / "model" / "README.md").read_text()
     assert "## Evaluation" in model_card and f'{after["mean"]["mrr@10"]}' in model_card
+    # cards name the base model and carry no path of this machine
+    assert f"base_model: {tiny_model.name}" in model_card
+    assert str(tmp_path) not in model_card and str(tmp_path) not in card
     page = (run / "report" / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(list((run / "report").glob("*.png"))) >= 6
     state = json.loads((run / "run.json").read_text())["stages"]

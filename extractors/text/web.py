@@ -98,6 +98,11 @@ def iter_warc_responses(stream: BinaryIO, _base: str = "") -> Iterator[tuple[str
         }
 
 
+# Decoded bodies are capped: anything larger is dropped as page_too_large anyway, and a
+# compressed body must not expand without bound in memory.
+_MAX_DECODED = 64 << 20
+
+
 def _content_decoded(body: bytes, encoding: str) -> tuple[bytes, bool]:
     """(body, True when a declared content encoding did not decode and the raw body is kept)."""
     import zlib
@@ -106,17 +111,18 @@ def _content_decoded(body: bytes, encoding: str) -> tuple[bytes, bool]:
     if encoding in ("", "identity", "none"):
         return body, False
     try:
-        if encoding in ("gzip", "x-gzip"):
-            return zlib.decompressobj(wbits=47).decompress(body), False
-        if encoding == "deflate":
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            wbits = 47 if encoding != "deflate" else 15
             try:
-                return zlib.decompress(body), False
+                return zlib.decompressobj(wbits=wbits).decompress(body, _MAX_DECODED), False
             except zlib.error:
-                return zlib.decompress(body, -15), False
+                if encoding != "deflate":
+                    raise
+                return zlib.decompressobj(wbits=-15).decompress(body, _MAX_DECODED), False
         if encoding == "br":
-            import brotli
+            from fastwarc.stream_io import BrotliReader
 
-            return brotli.decompress(body), False
+            return BrotliReader(io.BytesIO(body)).read(_MAX_DECODED), False
     except Exception:  # the header lies (already decoded) or the body is damaged
         return body, True
     return body, True  # an encoding nothing here decodes
