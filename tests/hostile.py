@@ -116,6 +116,7 @@ def truncated_xml(folder: Path, suffix: str, rows: int = 400, keep: float = 0.8
         cut = blob[:int(len(blob) * keep)]
         decompressor = bz2.BZ2Decompressor()
         available = decompressor.decompress(cut)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"Posts.xml{suffix}"
     path.write_bytes(cut)
     return path, len(re.findall(rb"<row [^>]*/>", available))
@@ -165,7 +166,7 @@ def code_tree_with_undecodable_names(folder: Path) -> tuple[Path, Path, int]:
     source = (b'def total(a, b):\n    """Return the total of two numbers given."""\n'
               b"    x = a + b\n    y = x * 1\n    return y\n")
     tree = folder / "tree"
-    os.makedirs(os.fsencode(tree / "pkg"), exist_ok=True)
+    os.makedirs(os.fsencode(tree / "pkg"), exist_ok=True)  # parents too
     (tree / "pkg" / "good.py").write_bytes(source)
     with open(os.fsencode(tree / "pkg") + b"/bad\xff.py", "wb") as f:
         f.write(source.replace(b"total", b"other"))
@@ -181,6 +182,7 @@ def code_tree_with_undecodable_names(folder: Path) -> tuple[Path, Path, int]:
 
 def tree_with_outside_link(folder: Path) -> tuple[Path, Path]:
     """A code tree with a symlink to a file outside it (which holds a documented function)."""
+    folder.mkdir(parents=True, exist_ok=True)
     outside = folder / "secret" / "private.py"
     outside.parent.mkdir(parents=True)
     outside.write_text('def leak(a):\n    """Return the private value kept outside."""\n'
