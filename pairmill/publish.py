@@ -211,12 +211,38 @@ def portable(value):
     return value
 
 
+# metric names of `pairmill eval --beir` -> the Hub's model-index metric types (as MTEB's)
+HUB_METRICS = {"ndcg@10": "ndcg_at_10", "map@100": "map_at_100", "recall@10": "recall_at_10",
+               "recall@100": "recall_at_100", "mrr@10": "mrr_at_10",
+               "precision@10": "precision_at_10"}
+
+
+def model_index(name: str, report: dict) -> list[str]:
+    """YAML lines of the card's `model-index`: one retrieval result per BEIR/MTEB set of a
+    `pairmill eval --beir` report, so the Hub shows the figures."""
+    sets = report.get("sets") or {}
+    if not sets:
+        return []
+    lines = ["model-index:", f"- name: {json.dumps(name)}", "  results:"]
+    for set_name, row in sorted(sets.items()):
+        lines += ["  - task:", "      type: retrieval", "    dataset:",
+                  f"      type: {json.dumps(set_name)}", f"      name: {json.dumps(set_name)}"]
+        if row.get("split"):
+            lines.append(f"      split: {json.dumps(row['split'])}")
+        lines.append("    metrics:")
+        for metric, hub in HUB_METRICS.items():
+            if metric in row:
+                lines += [f"    - type: {hub}", f"      value: {round(float(row[metric]), 6)}"]
+    return lines
+
+
 def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
     header = ["---", f"license: {license_id}", "library_name: sentence-transformers",
               "pipeline_tag: sentence-similarity", "tags:", "- pairmill", "- sentence-transformers",
               "- feature-extraction"]
     if info.get("base_model"):
         header.append(f"base_model: {info['base_model']}")
+    header += model_index(repo_id.rsplit("/", 1)[-1], extras.get("eval.json") or {})
     header.append("---")
     lines = [f"# {repo_id.rsplit('/', 1)[-1]}", "",
              f"A sentence embedding model trained with pairmill {__version__} (contrastive "

@@ -287,23 +287,34 @@ def _train_stage(settings: dict, data: list[str], folders: dict[str, str], out: 
 
 def _eval_stages(settings: dict, data: list[str], folders: dict[str, str], out: str,
                  stages: list[Stage], train: dict | None, trained: str | None) -> list[Stage]:
+    """Evaluation before and after training: on held-out datasets (`eval-*`, eval/before.json)
+    and, with `beir:`, on BEIR/MTEB folders or CodeSearchNet files (`beir-*`,
+    eval/beir-before.json), so the figures sit beside published models'."""
     before = settings.pop("before", True)
     given = _pop_alias(settings, "input", "data")
-    if given is not None:
-        data = _names_or_paths("eval.input", given, folders)
+    beir = settings.pop("beir", None)
+    beir_paths = [_expand(str(p)) for p in (beir if isinstance(beir, list) else [beir])] if beir else []
+    kinds = []
+    if given is not None or not beir_paths:
+        if given is not None:
+            data = _names_or_paths("eval.input", given, folders)
+        kinds.append(("eval", "", {"input": data}, [n for d in data for n in _stage_for(stages, d)]))
+    if beir_paths:
+        kinds.append(("beir", "beir-", {"beir": beir_paths}, []))
     owned = {"output", "json", "model"}
-    upstream = [n for d in data for n in _stage_for(stages, d)]
     base = (train or {}).get("model")
     result = []
-    if before or trained is None:
-        path = os.path.join(out, "eval", "before.json")
-        config = _config("eval", "eval", settings, owned, input=data, output=path,
-                         model=_expand(str(base)) if base else None)
-        result.append(Stage("eval-before", "eval", config, path, "file", upstream))
-    if trained is not None:
-        path = os.path.join(out, "eval", "after.json")
-        config = _config("eval", "eval", settings, owned, input=data, output=path, model=trained)
-        result.append(Stage("eval-after", "eval", config, path, "file", [*upstream, "train"]))
+    for prefix, file_prefix, inputs, upstream in kinds:
+        if before or trained is None:
+            path = os.path.join(out, "eval", f"{file_prefix}before.json")
+            config = _config("eval", "eval", settings, owned, output=path, **inputs,
+                             model=_expand(str(base)) if base else None)
+            result.append(Stage(f"{prefix}-before", "eval", config, path, "file", upstream))
+        if trained is not None:
+            path = os.path.join(out, "eval", f"{file_prefix}after.json")
+            config = _config("eval", "eval", settings, owned, output=path, **inputs, model=trained)
+            result.append(Stage(f"{prefix}-after", "eval", config, path, "file",
+                                [*upstream, "train"]))
     return result
 
 
@@ -327,11 +338,13 @@ def _publish_stages(settings: dict, data: list[str], out: str, stages: list[Stag
             raise RecipeError("publish.model: needs a `train` section")
         source = data[0] if kind == "dataset" else os.path.dirname(trained)
         upstream = _stage_for(stages, source)
-        after = [s for s in stages if s.name == "eval-after"]
+        # the model card carries the BEIR figures when there are some (the Hub shows them)
+        after = [s for s in stages if s.name == "beir-after"] or [
+            s for s in stages if s.name == "eval-after"]
         eval_file = None
         if kind == "model" and after:
             eval_file = after[0].output
-            upstream.append("eval-after")
+            upstream.append(after[0].name)
         folder = os.path.join(out, "publish", kind)
         config = _config("publish", f"publish.{kind}", {str(k): v for k, v in target.items()},
                          {"dry_run", "repo_type", "eval", "source"}, source=source, repo_type=kind,

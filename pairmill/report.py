@@ -165,13 +165,21 @@ def training_section(page: _Page, train_dir: Path) -> None:
 
 
 def eval_section(page: _Page, reports: dict[str, dict]) -> None:
-    page.heading("Retrieval evaluation")
-    metrics = list(next(iter(reports.values()))["mean"])
-    rows = []
-    for name, report in reports.items():
-        for task, row in report["tasks"].items():
-            rows.append([f"{name}: {task}", row["pairs"], *(float(row[m]) for m in metrics)])
-    page.table(["model: task", "pairs", *metrics], rows)
+    """Held-out pairs (`tasks`) and BEIR/MTEB sets (`sets`), before and after training."""
+    for key, what, size in (("tasks", "held-out pairs", "pairs"), ("sets", "BEIR/MTEB sets",
+                                                                    "queries")):
+        chosen = {name: r for name, r in reports.items() if key in r}
+        if not chosen:
+            continue
+        page.heading(f"Retrieval evaluation: {what}")
+        metrics = list(next(iter(chosen.values()))["mean"])
+        rows = []
+        for name, report in chosen.items():
+            for item, row in report[key].items():
+                rows.append([f"{name}: {item}", row[size], *(float(row[m]) for m in metrics)])
+            if key == "sets" and len(report[key]) > 1:
+                rows.append([f"{name}: mean", "", *(float(report["mean"][m]) for m in metrics)])
+        page.table([f"model: {key[:-1]}", size, *metrics], rows)
 
 
 def write_report(source: str, output: str | None, alphas: list[float], sample_rows: int,
@@ -200,7 +208,8 @@ def write_report(source: str, output: str | None, alphas: list[float], sample_ro
     if (train_dir / "train_config.json").is_file():
         training_section(page, train_dir)
     reports = {name: json.loads((root / "eval" / f"{name}.json").read_text())
-               for name in ("before", "after") if (root / "eval" / f"{name}.json").is_file()}
+               for name in ("before", "after", "beir-before", "beir-after")
+               if (root / "eval" / f"{name}.json").is_file()}
     if reports:
         eval_section(page, reports)
     if not page.parts:

@@ -188,12 +188,13 @@ def _print_summary(recipe: Recipe, timings: list[tuple[str, str, float]]) -> Non
     lines = ["", f"pairmill run: finished {os.path.abspath(recipe.output)}"]
     for name, what, seconds in timings:
         lines.append(f"  {name:<16} {what}{f' in {seconds:.0f}s' if seconds else ''}")
-    before = Path(recipe.output, "eval", "before.json")
-    after = Path(recipe.output, "eval", "after.json")
-    if before.is_file() and after.is_file():
-        b, a = json.loads(before.read_text())["mean"], json.loads(after.read_text())["mean"]
-        lines.append("  retrieval on the held-out pairs, before -> after training:")
-        lines += [f"    {m:<10} {b[m]:.4f} -> {a[m]:.4f}" for m in b]
+    for prefix, what in (("", "the held-out pairs"), ("beir-", "the BEIR/MTEB sets (mean)")):
+        before = Path(recipe.output, "eval", f"{prefix}before.json")
+        after = Path(recipe.output, "eval", f"{prefix}after.json")
+        if before.is_file() and after.is_file():
+            b, a = json.loads(before.read_text())["mean"], json.loads(after.read_text())["mean"]
+            lines.append(f"  retrieval on {what}, before -> after training:")
+            lines += [f"    {m:<12} {b[m]:.4f} -> {a[m]:.4f}" for m in b]
     report = Path(recipe.output, "report", "index.html")
     if report.is_file():
         lines.append(f"  report: {report.resolve()}")

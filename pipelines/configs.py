@@ -69,8 +69,9 @@ class DedupConfig:
         1024, "shards of the bucket and signature shuffles; one worker holds (pairs x bands / "
               "shards) entries of one, so raise it for billions of pairs", type=positive_int)
     decontaminate: list[str] = setting(
-        [], "evaluation texts: JSON lines or Parquet files, or pairs datasets (their queries "
-            "and documents)", many=True, metavar="FILE")
+        [], "evaluation texts: JSON lines or Parquet files, pairs datasets (their queries and "
+            "documents) or BEIR/MTEB folders (their queries and judged documents)", many=True,
+        metavar="FILE")
     write: WriteSettings | None = setting(None, cli=False)
     beam_args: list[str] = setting([], cli=False)
 

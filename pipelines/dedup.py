@@ -31,6 +31,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from ..schemas import load_verified_manifest, storage
+from ..schemas.beir import is_beir_folder, judged_texts
 from ..schemas.counts import Counts
 from ..schemas.pairs import meta_dict, meta_rows
 from .configs import DedupConfig
@@ -65,6 +66,9 @@ def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
     sources = []
     for path in paths:
         label = path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")  # ":" separates eval ids
+        if is_beir_folder(path):  # a benchmark as users have it: its queries and judged docs
+            sources.append((path, label))
+            continue
         files = dataset_files([path]) if storage.is_dir(path) else [path]
         sources.extend((f, label) for f in files)
     return sorted(sources)
@@ -75,6 +79,11 @@ def read_eval_texts(source: tuple[str, str]) -> Iterator[tuple[str, str]]:
     `query` and `document` of a pairs dataset's files, whose ids and origins are not texts)."""
     path, name = source
     here = format(zlib.crc32(path.encode()), "08x")  # eval ids must be unique across files
+    if is_beir_folder(path):
+        for text_id, text in judged_texts(path):
+            if text.strip():
+                yield f"{name}:{here}/{text_id}:text", text
+        return
     if path.endswith(".parquet"):
         with storage.open_input(path) as f:
             table = pq.read_table(f)
@@ -404,6 +413,8 @@ def dedup(config: DedupConfig) -> int:
             raise FileNotFoundError(f"{folder}: no such directory")
     dataset_files(config.input)  # refuses damaged datasets before any work starts
     for path in config.decontaminate:
+        if is_beir_folder(path):
+            continue
         if storage.is_dir(path):
             dataset_files([path])
         elif not storage.is_file(path):

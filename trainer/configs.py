@@ -76,8 +76,12 @@ class TrainConfig(MixtureSettings):
 
 @dataclass(kw_only=True)
 class EvalConfig:
-    input: list[str] = setting(help="pairs datasets whose pairs are scored", many=True,
+    input: list[str] = setting([], "pairs datasets whose pairs are scored", many=True,
                                metavar="DIR", aliases=("data",))
+    beir: list[str] = setting([], "BEIR/MTEB retrieval folders (corpus.jsonl, queries.jsonl, "
+                                  "qrels/SPLIT.tsv; plain or .gz) or CodeSearchNet JSON-lines "
+                                  "files", many=True, metavar="DIR")
+    split: str = setting("test", "the qrels split of BEIR folders")
     model: str | None = setting(None, "model folder (default: packaged all-MiniLM-L6-v2)")
     candidates: int | None = setting(
         None, "rank each query against N candidates (CodeSearchNet: 1000) instead of the "

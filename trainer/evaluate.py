@@ -120,6 +120,57 @@ def format_report(report: dict) -> str:
 
 
 
+def evaluate_beir(model: str, paths: list[str], split: str = "test", max_length: int = 512,
+                  device: str | None = None, block: int = 4096) -> dict:
+    """nDCG@10, MAP@100, Recall@10/100, MRR@10, P@10 on each BEIR folder or CodeSearchNet file,
+    and their mean over the sets."""
+    from .retrieval import BEIR_METRICS, evaluate_run, load_set, search
+
+    sets = [load_set(p, split) for p in paths]  # every set checked before any embedding
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    encoder = Encoder.from_pretrained(model).to(device).eval()
+    tokenizer = load_tokenizer(model)
+    encode = make_encode(tokenizer, max_length, encoder.pooling)
+
+    def embed(texts: list[str], kind: str) -> torch.Tensor:
+        return embed_texts(encoder, encode, texts, kind, tokenizer.pad_token_id, device).cpu()
+
+    results = {}
+    for rset in sets:
+        run = search(embed, rset, block=block)
+        results[rset.name] = {"kind": rset.kind, "split": split if rset.kind == "beir" else None,
+                              "queries": len(rset.queries), "corpus": rset.corpus_size,
+                              **evaluate_run(run, rset.qrels)}
+    mean = {m: float(np.mean([r[m] for r in results.values()])) for m in BEIR_METRICS}
+    return {"model": model, "sets": results, "mean": mean}
+
+
+def format_beir_report(report: dict) -> str:
+    from .retrieval import BEIR_METRICS
+
+    width = max(len("set"), *(len(s) for s in report["sets"]))
+    header = (f"{'set':<{width}}  {'queries':>7} {'corpus':>8}  "
+              + "  ".join(f"{m:>12}" for m in BEIR_METRICS))
+    lines = [f"model: {report['model']}", header, "-" * len(header)]
+    for name, row in report["sets"].items():
+        lines.append(f"{name:<{width}}  {row['queries']:>7} {row['corpus']:>8}  "
+                     + "  ".join(f"{row[m]:>12.4f}" for m in BEIR_METRICS))
+    if len(report["sets"]) > 1:
+        lines.append(f"{'mean':<{width}}  {'':>7} {'':>8}  "
+                     + "  ".join(f"{report['mean'][m]:>12.4f}" for m in BEIR_METRICS))
+    return "\n".join(lines)
+
+
+def flat_beir_json(report: dict) -> dict:
+    """What `--beir --json` prints: metric name -> value in 0..1 (the mean over the sets), and
+    each set's own values under `sets` when there are several."""
+    out = dict(report["mean"])
+    if len(report["sets"]) > 1:
+        out["sets"] = {name: {m: row[m] for m in report["mean"]}
+                       for name, row in report["sets"].items()}
+    return out
+
+
 def eval_command(config) -> int:
     """`pairmill eval` from its config: prints the report, and writes it with --output."""
     import json
@@ -128,9 +179,17 @@ def eval_command(config) -> int:
     from .model import default_model_path, offline
 
     offline()
-    report = evaluate(config.model or default_model_path(), config.input, config.candidates,
-                      config.max_pairs, config.max_length, config.seed, config.device)
-    print(json.dumps(report, indent=2) if config.json else format_report(report))
+    if bool(config.input) == bool(config.beir):
+        raise ValueError("give --input DATASET... or --beir FOLDER... (one of the two)")
+    model = config.model or default_model_path()
+    if config.beir:
+        report = evaluate_beir(model, config.beir, config.split, config.max_length, config.device)
+        print(json.dumps(flat_beir_json(report), indent=2) if config.json
+              else format_beir_report(report))
+    else:
+        report = evaluate(model, config.input, config.candidates, config.max_pairs,
+                          config.max_length, config.seed, config.device)
+        print(json.dumps(report, indent=2) if config.json else format_report(report))
     if config.output:
         storage.write_bytes(config.output, (json.dumps(report, indent=2) + "\n").encode())
     return 0
