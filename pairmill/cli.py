@@ -36,7 +36,7 @@ class _KnownNoise(logging.Filter):
         return "apitools not found" not in record.getMessage()
 
 
-def _quiet_beam_imports() -> None:
+def quiet_beam_imports() -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
@@ -50,11 +50,11 @@ def run_parsed(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "mine":
         from .pipelines.mine import mine
 
-        _quiet_beam_imports()
+        quiet_beam_imports()
         return mine(mine_config_from_args(args, extra))
     cmd = command(args.command)
     if cmd.beam:
-        _quiet_beam_imports()
+        quiet_beam_imports()
     return cmd.function()(cmd.config_from_args(args, extra))
 
 

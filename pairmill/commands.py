@@ -100,7 +100,8 @@ def add_mine_command(commands) -> dict[str, object]:
                                 required=kind.required, default=[], metavar=kind.metavar,
                                 help=kind.help)
         add_flags(parser, spec.options)
-        add_flags(parser, ReadSettings)
+        if any(kind.records is not None for kind in spec.inputs):  # limits of file records
+            add_flags(parser, ReadSettings)
         add_flags(parser, WriteSettings)
     return mine
 

@@ -111,13 +111,16 @@ def plan_stages(recipe: Recipe, state: RunState, redo: set[str]) -> list[tuple[S
 
 def run_stage(stage: Stage, config) -> int:
     """Call the stage's library function with its config (the same one the CLI calls)."""
-    from .cli import guarded
+    from .cli import guarded, quiet_beam_imports
     from .commands import command
 
     if stage.command == "mine":
+        quiet_beam_imports()
         from .pipelines.mine import mine
 
         return guarded(lambda: mine(config))
+    if command(stage.command).beam:
+        quiet_beam_imports()
     return guarded(lambda: command(stage.command).function()(config))
 
 

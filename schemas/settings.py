@@ -178,7 +178,8 @@ def _help(text: str, default: Any, f: dataclasses.Field) -> str:
 def config_from_args(cls, args: argparse.Namespace, **overrides):
     """An instance of `cls` from parsed flags (fields without a flag keep their defaults)."""
     values = {f.name: getattr(args, f.name) for f in _fields(cls)
-              if getattr(args, f.name, None) is not None or _default(f) is not dataclasses.MISSING}
+              if hasattr(args, f.name) and (getattr(args, f.name) is not None
+                                            or _default(f) is not dataclasses.MISSING)}
     values.update(overrides)
     missing = [f"--{flag_name(f)}" for f in _fields(cls)
                if _default(f) is dataclasses.MISSING and f.name not in values]

@@ -45,6 +45,14 @@ class CodeOptions:
     full_docstring: bool = setting(
         False, "keep the whole cleaned docstring, not only its first paragraph")
     skip_tests: bool = setting(True, "do not skip test files/functions", flag="keep-tests")
+    content_column: str | None = setting(
+        None, "Parquet inputs: the file content column (default: detected, e.g. content)")
+    path_column: str | None = setting(
+        None, "Parquet inputs: the file path column (default: detected, e.g. max_stars_repo_path)")
+    repo_column: str | None = setting(
+        None, "Parquet inputs: the repository column (default: detected, e.g. max_stars_repo_name)")
+    language_column: str | None = setting(
+        None, "Parquet inputs: the language column (default: detected; the path decides)")
 
 
 DEFAULT_OPTIONS = CodeOptions()

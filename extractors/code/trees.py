@@ -45,7 +45,15 @@ class CodeUnit:
 
 
 def input_kind(path: str) -> str:
-    """"dir", "zip" or "tar"; raises ValueError for anything else (the CLI reports it)."""
+    """"dir", "zip", "tar" or "parquet"; raises ValueError for anything else (the CLI reports it)."""
+    from .stack import is_parquet_input
+
+    if is_parquet_input(path):
+        from ...schemas import storage
+
+        if not storage.glob(path):
+            raise ValueError(f"{path}: no such Parquet file")
+        return "parquet"
     if os.path.isdir(path):
         return "dir"
     if not os.path.isfile(path):
@@ -54,7 +62,7 @@ def input_kind(path: str) -> str:
         return "tar"
     if path.endswith(".zip"):
         return "zip"
-    raise ValueError(f"{path}: not a directory, .tar.gz or .zip")
+    raise ValueError(f"{path}: not a directory, .tar.gz, .zip or The Stack-style .parquet")
 
 
 def git_origin_prefix(path: str) -> str:
@@ -132,9 +140,11 @@ def _wanted(path: str, languages: tuple[str, ...]) -> bool:
 class SourceFile(NamedTuple):
     """One source file read from a unit: what the code extractor takes."""
 
-    unit: CodeUnit
+    source: str  # the repository
+    origin_prefix: str  # "repo@commit:" or "repo:" before "path:line"
     path: str  # inside the repository
     data: bytes
+    meta: dict | None = None  # carried into every pair (licences of a Stack row)
 
 
 def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object, int]]:
@@ -152,7 +162,8 @@ def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
         except OSError as exc:
             yield _where(unit, unit.member), _unreadable("read_error", exc), 0
             return
-        yield _where(unit, unit.member), SourceFile(unit, unit.member, data), len(data)
+        yield (_where(unit, unit.member),
+               SourceFile(unit.source, unit.origin_prefix, unit.member, data), len(data))
     elif unit.kind == "zip":
         where = _where(unit, unit.member)
         try:
@@ -161,7 +172,7 @@ def read_unit(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
         except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
             yield where, _unreadable("read_error", exc), 0
             return
-        yield where, SourceFile(unit, unit.member, data), len(data)
+        yield where, SourceFile(unit.source, unit.origin_prefix, unit.member, data), len(data)
     else:
         yield from _read_tar(unit, max_file_bytes)
 
@@ -181,7 +192,7 @@ def _read_tar(unit: CodeUnit, max_file_bytes: int) -> Iterator[tuple[str, object
                 count += 1
                 f = archive.extractfile(member)
                 data = f.read(max_file_bytes + 1) if f is not None else b""
-                yield _where(unit, rel), SourceFile(unit, rel, data), len(data)
+                yield _where(unit, rel), SourceFile(unit.source, unit.origin_prefix, rel, data), len(data)
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         yield _where(unit, member_name or "<archive>"), _unreadable("truncated_archive", exc), 0
 
