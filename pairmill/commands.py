@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .configs import DemoConfig, PublishConfig, ReportConfig, RunConfig
-from .pipelines.configs import DedupConfig, MineConfig, ReadSettings, StatsConfig, WriteSettings
+from .pipelines.configs import (
+    DedupConfig,
+    MineConfig,
+    ReadSettings,
+    ShardSettings,
+    StatsConfig,
+    WriteSettings,
+)
 from .schemas.settings import add_flags, config_from_args
 from .trainer.configs import EvalConfig, MixConfig, TrainConfig
 
@@ -102,6 +109,7 @@ def add_mine_command(commands) -> dict[str, object]:
         add_flags(parser, spec.options)
         if any(kind.records is not None for kind in spec.inputs):  # limits of file records
             add_flags(parser, ReadSettings)
+        add_flags(parser, ShardSettings)
         add_flags(parser, WriteSettings)
     return mine
 
@@ -119,4 +127,5 @@ def mine_config_from_args(args: argparse.Namespace, extra: list[str]) -> MineCon
                       inputs={k.name: list(getattr(args, f"input_{k.name}")) for k in spec.inputs},
                       options=config_from_args(spec.options, args),
                       write=config_from_args(WriteSettings, args),
-                      read=config_from_args(ReadSettings, args), beam_args=list(extra))
+                      read=config_from_args(ReadSettings, args),
+                      shards=config_from_args(ShardSettings, args), beam_args=list(extra))

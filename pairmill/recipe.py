@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .commands import command
-from .pipelines.configs import MineConfig, ReadSettings, WriteSettings
+from .pipelines.configs import MineConfig, ReadSettings, ShardSettings, WriteSettings
 from .schemas.settings import (
     SettingError,
     config_from_mapping,
@@ -245,14 +245,16 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
         inputs[kind.name] = [_expand(str(v)) for v in (value if isinstance(value, list) else [value])]
     write_settings = _write_settings(section, settings, folder)
     read = {k: settings.pop(k) for k in list(settings) if k in known_keys(ReadSettings)}
+    shards = {k: settings.pop(k) for k in list(settings) if k in known_keys(ShardSettings)}
     try:
         read_settings = config_from_mapping(ReadSettings, read, section)
+        shard_settings = config_from_mapping(ShardSettings, shards, section)
         options = config_from_mapping(spec.options, settings, section)
     except SettingError as exc:
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
                                            1)) from None
     config = MineConfig(source=spec.name, inputs=inputs, options=options, write=write_settings,
-                        read=read_settings, beam_args=list(beam))
+                        read=read_settings, shards=shard_settings, beam_args=list(beam))
     return Stage(f"mine-{name}", "mine", config, folder, "dataset")
 
 

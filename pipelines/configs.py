@@ -31,6 +31,16 @@ class ReadSettings:
 
 
 @dataclass(kw_only=True)
+class ShardSettings:
+    """A long run split into parts that finish on their own."""
+
+    input_shards: int = setting(
+        1, "split the inputs into this many shards that finish on their own (markers in "
+           "OUTPUT/_work); after a kill, the same command redoes only unfinished shards",
+        type=positive_int)
+
+
+@dataclass(kw_only=True)
 class MineConfig:
     """`pairmill mine SOURCE`: the source, its inputs per kind, its settings, where to write."""
 
@@ -39,6 +49,7 @@ class MineConfig:
     options: Any  # the source's settings dataclass
     write: WriteSettings
     read: ReadSettings = field(default_factory=ReadSettings)
+    shards: ShardSettings = field(default_factory=ShardSettings)
     beam_args: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -51,7 +62,7 @@ class MineConfig:
             if self.inputs.get(kind.name):
                 argv += [f"--{kind.name}", *self.inputs[kind.name]]
         return [*argv, *render_argv(self.write, skip={"overwrite"}), *render_argv(self.options),
-                *render_argv(self.read), *self.beam_args]
+                *render_argv(self.read), *render_argv(self.shards), *self.beam_args]
 
 
 @dataclass(kw_only=True)

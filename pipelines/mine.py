@@ -213,19 +213,31 @@ def _outputs(pcoll, fn, label: str):
     return pcoll | label >> beam.ParDo(fn).with_outputs(COUNTS, DEAD_LETTERS, PARTS, main="pairs")
 
 
-def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
-               inputs: list[tuple[str, str]], output_dir: str, row_group_size: int = 1000,
-               rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes
-               ) -> None:
-    """(kind, path) inputs -> units -> one streaming extract per unit -> joins -> the dataset."""
-    extracted = _outputs(
+def extract(pipeline: beam.Pipeline, spec: SourceSpec, options, inputs: list[tuple[str, object]],
+            max_record_bytes: int = ReadSettings().max_record_bytes):
+    """(kind, input) -> units -> one streaming extract per unit: the tagged outputs."""
+    return _outputs(
         pipeline
         | "Inputs" >> beam.Create(inputs)
         | "Units" >> beam.ParDo(_TreeUnits(spec, options))
         | "Spread" >> beam.Reshuffle(),  # names only: lets runners spread units over workers
         MineInputs(spec, options, max_record_bytes=max_record_bytes), "Extract")
-    pairs, letters, counts = [extracted.pairs], [extracted[DEAD_LETTERS]], [extracted[COUNTS]]
-    parts = extracted[PARTS]
+
+
+def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
+               inputs: list[tuple[str, object]], output_dir: str, row_group_size: int = 1000,
+               rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes
+               ) -> None:
+    """(kind, input) inputs -> extract -> joins -> the dataset, in one pipeline."""
+    extracted = extract(pipeline, spec, options, inputs, max_record_bytes)
+    join_and_write(spec, options, extracted.pairs, extracted[DEAD_LETTERS], extracted[COUNTS],
+                   extracted[PARTS], output_dir, row_group_size, rows_per_file)
+
+
+def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, output_dir: str,
+                   row_group_size: int, rows_per_file: int) -> None:
+    """Join stages over all join parts, then the dataset writer."""
+    pairs, letters, counts = [pairs], [letters], [counts]
     for number, stage in enumerate(spec.joins(options)):
         sides = {}
         for side in stage.sides:
@@ -280,9 +292,34 @@ def mine(config: MineConfig) -> int:
     prepare_output(write.output, write.overwrite)
     started = time.time()
     print(f"pairmill: mining {len(inputs)} {spec.name} input(s) -> {write.output}", file=sys.stderr)
-    pipeline = beam.Pipeline(options=pipeline_options)
-    build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
-               write.rows_per_file, config.read.max_record_bytes)
-    run_pipeline(pipeline)
+    if config.shards.input_shards > 1 and len(inputs) > 1:
+        _mine_in_shards(config, spec, options, inputs, pipeline_options)
+    else:
+        pipeline = beam.Pipeline(options=pipeline_options)
+        build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
+                   write.rows_per_file, config.read.max_record_bytes)
+        run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
+
+
+def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipeline_options) -> None:
+    """Each input shard extracted on its own (kept when finished), then one merge: joins over
+    every shard's parts and the writer. See pipelines/resumable.py."""
+    from . import resumable
+
+    write = config.write
+    if write.overwrite:
+        resumable.clear_work(write.output)
+    argv = config.argv()
+    argv = argv[:len(argv) - len(config.beam_args)]  # runner flags do not change what is mined
+    groups = resumable.shard_inputs(inputs, config.shards.input_shards)
+    resumable.run_shards(spec, options, groups, write.output, argv, pipeline_options,
+                         config.read.max_record_bytes)
+    print(f"pairmill: merging {len(groups)} input shards", file=sys.stderr)
+    pipeline = beam.Pipeline(options=pipeline_options)
+    pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))
+    join_and_write(spec, options, pairs, letters, counts, parts, write.output,
+                   write.row_group_size, write.rows_per_file)
+    run_pipeline(pipeline)
+    resumable.clear_work(write.output)
 
