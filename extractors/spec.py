@@ -41,6 +41,9 @@ class InputKind:
     archive_member: str | None = None  # the file to read inside a .7z archive
     required: bool = True
     metavar: str = "GLOB"
+    # records are JSON objects: tabular exports (Parquet on the Hub) read as rows, and fields
+    # renamed with --column, work as the dump does
+    json_rows: bool = False
 
     def __post_init__(self):
         if (self.records is None) == (self.read is None):

@@ -28,6 +28,20 @@ class ReadSettings:
     max_record_bytes: int = setting(
         32 << 20, "a line or document longer than this is a `record_too_large` dead letter",
         type=positive_int)
+    column: list[str] = setting(
+        [], "FIELD=COLUMN: take the record field FIELD from COLUMN, for exports (Parquet or "
+            "JSON lines, as on the Hub) that name fields otherwise", many=True,
+        metavar="FIELD=COLUMN")
+
+    def column_map(self) -> dict[str, str]:
+        """FIELD -> COLUMN; a malformed entry is a clear error before any work."""
+        out = {}
+        for item in self.column:
+            field_name, eq, column = str(item).partition("=")
+            if not eq or not field_name.strip() or not column.strip():
+                raise ValueError(f"--column {item!r}: expected FIELD=COLUMN, such as title=post_title")
+            out[field_name.strip()] = column.strip()
+        return out
 
 
 @dataclass(kw_only=True)

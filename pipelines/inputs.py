@@ -346,3 +346,44 @@ def open_input(path: str, archive_member: str | None = None):
     return _decompressed(raw, path)
 
 
+
+
+def is_parquet(path: str) -> bool:
+    return path.lower().endswith(".parquet")
+
+
+def parquet_json_rows(stream, columns: dict[str, str]):
+    """(row group:row, record as a JSON line) of a Parquet export, a row group at a time, fields
+    renamed per `columns` (FIELD -> COLUMN): what a JSON-lines reader would have handed over."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(stream)
+    for group in range(parquet.num_row_groups):
+        for number, row in enumerate(parquet.read_row_group(group).to_pylist()):
+            yield f"{group}:{number}", json.dumps(_renamed(row, columns), default=str).encode()
+
+
+def renamed_json_fields(records, columns: dict[str, str]):
+    """JSON-line records with fields renamed per `columns`; a line that is not a JSON object
+    passes unchanged (its extractor dead-letters it)."""
+    import json
+
+    for locator, record in records:
+        if isinstance(record, (bytes, str)):
+            try:
+                obj = json.loads(record)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict):
+                record = json.dumps(_renamed(obj, columns)).encode()
+        yield locator, record
+
+
+def _renamed(row: dict, columns: dict[str, str]) -> dict:
+    out = dict(row)
+    for field_name, column in columns.items():
+        if column in row:
+            out[field_name] = row[column]
+    return out

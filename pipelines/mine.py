@@ -26,7 +26,15 @@ from ..schemas.counts import Counts
 from ..schemas.pairs import repair_pair, repair_record
 from .configs import MineConfig, ReadSettings
 from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
-from .inputs import STREAM_ERRORS, RecordLimit, labelled_inputs, open_input
+from .inputs import (
+    STREAM_ERRORS,
+    RecordLimit,
+    is_parquet,
+    labelled_inputs,
+    open_input,
+    parquet_json_rows,
+    renamed_json_fields,
+)
 from .options import beam_options
 
 COUNTS = "counts"
@@ -81,11 +89,13 @@ class MineInputs(beam.DoFn):
     """(kind, file or tree unit) in; pairs out, with dead letters, join parts and counts tagged."""
 
     def __init__(self, spec: SourceSpec | str, options, progress_every: int = 100_000,
-                 max_record_bytes: int = ReadSettings().max_record_bytes):
+                 max_record_bytes: int = ReadSettings().max_record_bytes,
+                 columns: dict[str, str] | None = None):
         self._spec_ref = spec_ref(spec)
         self._options = options
         self._progress_every = progress_every
         self._max_record_bytes = max_record_bytes
+        self._columns = dict(columns or {})
 
     def setup(self):
         self._spec = resolve_spec(self._spec_ref)
@@ -133,7 +143,13 @@ class MineInputs(beam.DoFn):
         state = {"locator": "0"}
 
         def located(stream):
-            for locator, record in kind.records(stream):
+            if kind.json_rows and is_parquet(path):
+                records = parquet_json_rows(stream, self._columns)
+            else:
+                records = kind.records(stream)
+                if kind.json_rows and self._columns:
+                    records = renamed_json_fields(records, self._columns)
+            for locator, record in records:
                 state["locator"] = locator
                 yield locator, record
 
@@ -214,22 +230,23 @@ def _outputs(pcoll, fn, label: str):
 
 
 def extract(pipeline: beam.Pipeline, spec: SourceSpec, options, inputs: list[tuple[str, object]],
-            max_record_bytes: int = ReadSettings().max_record_bytes):
+            max_record_bytes: int = ReadSettings().max_record_bytes,
+            columns: dict[str, str] | None = None):
     """(kind, input) -> units -> one streaming extract per unit: the tagged outputs."""
     return _outputs(
         pipeline
         | "Inputs" >> beam.Create(inputs)
         | "Units" >> beam.ParDo(_TreeUnits(spec, options))
         | "Spread" >> beam.Reshuffle(),  # names only: lets runners spread units over workers
-        MineInputs(spec, options, max_record_bytes=max_record_bytes), "Extract")
+        MineInputs(spec, options, max_record_bytes=max_record_bytes, columns=columns), "Extract")
 
 
 def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
                inputs: list[tuple[str, object]], output_dir: str, row_group_size: int = 1000,
-               rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes
-               ) -> None:
+               rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes,
+               columns: dict[str, str] | None = None) -> None:
     """(kind, input) inputs -> extract -> joins -> the dataset, in one pipeline."""
-    extracted = extract(pipeline, spec, options, inputs, max_record_bytes)
+    extracted = extract(pipeline, spec, options, inputs, max_record_bytes, columns)
     join_and_write(spec, options, extracted.pairs, extracted[DEAD_LETTERS], extracted[COUNTS],
                    extracted[PARTS], output_dir, row_group_size, rows_per_file)
 
@@ -285,6 +302,7 @@ def mine(config: MineConfig) -> int:
     missing = spec.missing_requirements()
     if missing:  # before any work: a run that would dead-letter every record is refused
         raise ValueError("; ".join(missing))
+    config.read.column_map()  # a malformed --column is refused before any work
     pipeline_options = beam_options(config.beam_args)
     options = spec.prepare(config.options, config.inputs)
     inputs = resolve_inputs(spec, config.inputs)
@@ -297,7 +315,7 @@ def mine(config: MineConfig) -> int:
     else:
         pipeline = beam.Pipeline(options=pipeline_options)
         build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
-                   write.rows_per_file, config.read.max_record_bytes)
+                   write.rows_per_file, config.read.max_record_bytes, config.read.column_map())
         run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
 
@@ -314,7 +332,7 @@ def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipel
     argv = argv[:len(argv) - len(config.beam_args)]  # runner flags do not change what is mined
     groups = resumable.shard_inputs(inputs, config.shards.input_shards)
     resumable.run_shards(spec, options, groups, write.output, argv, pipeline_options,
-                         config.read.max_record_bytes)
+                         config.read.max_record_bytes, config.read.column_map())
     print(f"pairmill: merging {len(groups)} input shards", file=sys.stderr)
     pipeline = beam.Pipeline(options=pipeline_options)
     pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))

@@ -56,7 +56,8 @@ def _as_json(value) -> str:
 
 
 def run_shards(spec: SourceSpec, options, groups: list[list[tuple[str, object]]], output: str,
-               argv: list[str], pipeline_options, max_record_bytes: int) -> None:
+               argv: list[str], pipeline_options, max_record_bytes: int,
+               columns: dict[str, str] | None = None) -> None:
     """Extract every shard that has no matching completion marker."""
     from .mine import COUNTS, DEAD_LETTERS, PARTS, extract
 
@@ -71,7 +72,7 @@ def run_shards(spec: SourceSpec, options, groups: list[list[tuple[str, object]]]
         print(f"pairmill: input shard {index + 1}/{len(groups)}: {len(group)} input(s)",
               file=sys.stderr, flush=True)
         pipeline = beam.Pipeline(options=pipeline_options)
-        out = extract(pipeline, spec, options, group, max_record_bytes)
+        out = extract(pipeline, spec, options, group, max_record_bytes, columns)
         collections = {"pairs": out.pairs, "parts": out[PARTS], "dead_letters": out[DEAD_LETTERS],
                        "counts": out[COUNTS] | "SumCounts" >> beam.CombineGlobally(SumCounts())}
         for name, pcoll in collections.items():

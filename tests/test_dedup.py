@@ -267,3 +267,24 @@ def test_portable_runner_gives_the_same_dataset(tmp_path):
                          for f in files)
     report = json.loads((outs["portable"] / "manifest.json").read_text())["dedup"]["tasks"]
     assert report["web_title_body"]["removed"] == {"exact_duplicate": 4, "near_duplicate": 8}
+
+
+def test_more_workers_than_cores_give_the_same_bytes(tmp_path):
+    """A simulated multi-worker run (four worker processes on this two-core machine) writes
+    the very files one worker writes: nothing depends on how work is spread."""
+    rng = random.Random(8)
+    docs = [" ".join(f"m{rng.randint(0, 3000)}" for _ in range(60)) for _ in range(40)]
+    pairs = [_pair("web_title_body", f"page {i}", d) for i, d in enumerate(docs)]
+    pairs += [_pair("web_title_body", f"page {i}", d + " tail") for i, d in enumerate(docs[:10])]
+    folder = write_dataset(tmp_path / "in", pairs)
+    outs = {}
+    for name, extra in (("one", ["--direct_num_workers=1"]),
+                        ("four", ["--direct_running_mode=multi_processing",
+                                  "--direct_num_workers=4"])):
+        outs[name] = tmp_path / name
+        assert main(["dedup", "--input", str(folder), "--output", str(outs[name]), *extra]) == 0
+    files = sorted(p.relative_to(outs["one"]) for p in outs["one"].rglob("*.parquet"))
+    assert files and all((outs["one"] / f).read_bytes() == (outs["four"] / f).read_bytes()
+                         for f in files)
+    removed = json.loads((outs["four"] / "manifest.json").read_text())["dedup"]["tasks"]
+    assert removed["web_title_body"]["removed"] == {"near_duplicate": 10}

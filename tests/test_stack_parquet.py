@@ -119,3 +119,31 @@ def test_a_damaged_shard_costs_only_itself(tmp_path):
     assert [(r["origin"], r["reason"]) for r in letters] == [("train-00001.parquet",
                                                               "unreadable_file")]
     assert len(_pairs(out)) > 20
+
+
+def test_text_sources_read_hub_style_parquet_and_renamed_fields(tmp_path):
+    """Reddit as the Hub's mirrors publish it: Parquet rows, some fields named otherwise."""
+    import json
+
+    from . import hostile
+
+    records = [json.loads(line) for line in hostile.submissions(30)]
+    table = pa.table({"post_id": [r["id"] for r in records],
+                      "title": [r["title"] for r in records],
+                      "body": [r["selftext"] for r in records],
+                      "score": [r["score"] for r in records],
+                      "author": [r["author"] for r in records],
+                      "subreddit": [r["subreddit"] for r in records]})
+    pq.write_table(table, tmp_path / "reddit.parquet", row_group_size=7)
+    lines = tmp_path / "reddit.jsonl"
+    lines.write_text("".join(json.dumps({**r, "body": r.pop("selftext")}) + "\n" for r in records))
+    outs = {}
+    for name, path in (("parquet", tmp_path / "reddit.parquet"), ("jsonl", lines)):
+        outs[name] = tmp_path / f"out-{name}"
+        renames = ["--column", "selftext=body"] + (["id=post_id"] if name == "parquet" else [])
+        assert main(["mine", "reddit", "--submissions", str(path), "--output", str(outs[name]),
+                     *renames]) == 0
+    rows = {name: sorted((r["query"], r["document"]) for r in _pairs(out)) for name, out in outs.items()}
+    assert len(rows["parquet"]) == 30 and rows["parquet"] == rows["jsonl"]
+    assert main(["mine", "reddit", "--submissions", str(lines), "--output", str(tmp_path / "bad"),
+                 "--column", "selftext"]) == 2

@@ -69,5 +69,5 @@ SPEC = SourceSpec(
     requires=(("pylatexenc", "text"),),
     inputs=(InputKind("input", "snapshot files (files or glob patterns; local, gs://, s3://)",
                       lambda options: functools.partial(extract_arxiv_record, options=options),
-                      records=read_lines),),
+                      records=read_lines, json_rows=True),),
 )

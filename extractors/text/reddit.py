@@ -191,10 +191,10 @@ SPEC = SourceSpec(
     options=RedditOptions,
     inputs=(InputKind("submissions", "submission dumps (RS_*.zst, *_submissions.zst)",
                       lambda options: functools.partial(extract_reddit_submission, options=options),
-                      records=read_lines),
+                      records=read_lines, json_rows=True),
             InputKind("comments", "comment dumps (RC_*.zst, *_comments.zst)",
                       lambda options: functools.partial(extract_reddit_comment, options=options),
-                      records=read_lines, required=False)),
+                      records=read_lines, required=False, json_rows=True)),
     joins=lambda options: ((JoinStage(("submission", "comment"), join_reddit_post,
                                       reducers={"comment": better_comment}),)
                            if options.with_comments else ()),

@@ -232,6 +232,6 @@ SPEC = SourceSpec(
     options=S2orcOptions,
     inputs=(InputKind("input", "paper files (files or glob patterns; local, gs://, s3://)",
                       lambda options: functools.partial(extract_s2orc_paper, options=options),
-                      records=read_papers),),
+                      records=read_papers, json_rows=True),),
     joins=lambda options: (JoinStage(("citation", "paper"), join_s2orc_citations),),
 )
