@@ -91,10 +91,11 @@ class Extraction:
         self.notes.update(other.notes)
         return self
 
-    def counts(self) -> Counts:
-        """Drops and dead letters as counters: the one place an extraction is counted."""
-        letters = Counter(letter["reason"] for letter in self.dead_letters)
-        out = Counts()
+    def counts(self, into: Counts | None = None) -> Counts:
+        """Drops and dead letters as counters (added to `into` when given): the one place an
+        extraction is counted."""
+        out = Counts() if into is None else into
+        letters = Counter(letter["reason"] for letter in self.dead_letters) if self.dead_letters else {}
         for reason, n in self.drops.items():
             as_letters = min(n, letters.get(reason, 0))
             out.add("dead_letter", reason, as_letters)

@@ -98,6 +98,10 @@ class SourceSpec:
         for task in self.tasks:
             register_task(task.name, self.name)
 
+    @property
+    def task_names(self) -> frozenset[str]:
+        return frozenset(task.name for task in self.tasks)
+
     def kind(self, name: str) -> InputKind:
         return next(k for k in self.inputs if k.name == name)
 

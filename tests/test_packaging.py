@@ -97,3 +97,26 @@ def test_the_packages_trafilatura_needs_at_run_time_are_declared():
     _, extras = _declared()
     assert "lxml-html-clean" in extras["text"]
     import lxml.html.clean  # noqa: F401  (what failed on every page in a clean install)
+
+
+def test_a_command_whose_extra_is_missing_names_it(monkeypatch, capsys, tmp_path):
+    """Without the [train] extra, `pairmill train` is one line naming it, not a traceback."""
+    import builtins
+
+    from pairmill.cli import main
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    for module in [m for m in sys.modules if m.startswith("pairmill.trainer.") and m not in (
+            "pairmill.trainer.configs",)]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert main(["train", "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["pairmill: error: this command needs the Python package 'torch': "
+                   "pip install 'pairmill[train]'"]
