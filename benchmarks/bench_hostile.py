@@ -93,12 +93,7 @@ def cases(tmp: Path, blank_gib: float, line_gib: float):
                ["stackexchange", "--input", cut], ["stackexchange", "--input", full], None)
     if (REALDATA / "s2orc").is_dir():
         flat, nested = tmp / "s2flat", tmp / "s2nested"
-        flat.mkdir(), nested.mkdir()
-        for path in sorted((REALDATA / "s2orc").glob("*.json")):
-            paper = json.loads(path.read_text())
-            (flat / path.name).write_text(json.dumps(paper))
-            inner = {k: paper.pop(k) for k in ("body_text", "bib_entries") if k in paper}
-            (nested / path.name).write_text(json.dumps({**paper, "grobid_parse": inner}))
+        hostile.s2orc_layouts(sorted((REALDATA / "s2orc").glob("*.json")), flat, nested)
         yield "s2orc: the real sample in the 2019/2020 layout (grobid_parse)", \
             ["s2orc", "--input", f"{nested}/*.json"], ["s2orc", "--input", f"{flat}/*.json"], None
 

@@ -262,3 +262,15 @@ def hostile_python() -> dict[str, bytes]:
     return {"binary.py": bytes(range(256)) * 8, "nul.py": good.replace(b"value", b"val\x00ue"),
             "latin1.py": good.replace(b"value", b"caf\xe9"), "deep.py": b"x = " + b"(" * 50_000,
             "huge_line.py": b"x = '" + b"a" * (2 << 20) + b"'\n", "good.py": good}
+
+
+def s2orc_layouts(papers: list[Path], flat: Path, nested: Path) -> None:
+    """Each paper written twice: as given (2020 pdf_parses) and with its parse nested under
+    `grobid_parse` (the 2019/2020 full releases)."""
+    flat.mkdir(parents=True, exist_ok=True)
+    nested.mkdir(parents=True, exist_ok=True)
+    for path in papers:
+        paper = json.loads(path.read_text())
+        (flat / path.name).write_text(json.dumps(paper))
+        inner = {k: paper.pop(k) for k in ("body_text", "bib_entries") if k in paper}
+        (nested / path.name).write_text(json.dumps({**paper, "grobid_parse": inner}))

@@ -136,12 +136,7 @@ def test_s2orc_2019_2020_and_doc2json_layouts_give_the_same_pairs(tmp_path, layo
 @pytest.mark.skipif(not (REALDATA / "s2orc").is_dir(), reason="../shared/realdata is absent")
 def test_real_s2orc_papers_read_the_same_in_the_2019_layout(tmp_path):
     flat, nested = tmp_path / "flat", tmp_path / "nested"
-    flat.mkdir(), nested.mkdir()
-    for path in sorted((REALDATA / "s2orc").glob("*.json")):
-        paper = json.loads(path.read_text())
-        (flat / path.name).write_text(json.dumps(paper))
-        inner = {k: paper.pop(k) for k in ("body_text", "bib_entries") if k in paper}
-        (nested / path.name).write_text(json.dumps({**paper, "grobid_parse": inner}))
+    hostile.s2orc_layouts(sorted((REALDATA / "s2orc").glob("*.json")), flat, nested)
     for folder in (flat, nested):
         assert main(["mine", "s2orc", "--input", str(folder / "*.json"),
                      "--output", str(folder / "out")]) == 0

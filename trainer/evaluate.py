@@ -106,17 +106,29 @@ def evaluate(model: str, datasets: list[str], candidates: int | None = None, max
     return {"model": model, "tasks": tasks, "mean": mean}
 
 
-def format_report(report: dict) -> str:
-    width = max(len("task"), *(len(t) for t in report["tasks"]))
-    header = f"{'task':<{width}}  {'pairs':>6} {'cands':>6}  " + "  ".join(f"{m:>10}" for m in METRICS)
+def _table(report: dict, key: str, label: str, sizes: tuple[tuple[str, str], ...],
+           metrics) -> str:
+    """A report as a text table: one row per task or set, and their mean when there are several."""
+    rows = report[key]
+    width = max(len(label), *(len(name) for name in rows))
+    size_width = [max(len(title), 6) for title, _ in sizes]
+    metric_width = max(10, *(len(m) for m in metrics))
+
+    def line(name: str, size_values, values) -> str:
+        sized = " ".join(f"{v:>{w}}" for v, w in zip(size_values, size_width, strict=True))
+        return f"{name:<{width}}  {sized}  " + "  ".join(f"{v:>{metric_width}}" for v in values)
+
+    header = line(label, [title for title, _ in sizes], metrics)
     lines = [f"model: {report['model']}", header, "-" * len(header)]
-    for task, row in report["tasks"].items():
-        lines.append(f"{task:<{width}}  {row['pairs']:>6} {row['candidates']:>6}  "
-                     + "  ".join(f"{row[m]:>10.4f}" for m in METRICS))
-    if len(report["tasks"]) > 1:
-        lines.append(f"{'mean':<{width}}  {'':>6} {'':>6}  "
-                     + "  ".join(f"{report['mean'][m]:>10.4f}" for m in METRICS))
+    for name, row in rows.items():
+        lines.append(line(name, [row[field] for _, field in sizes], [f"{row[m]:.4f}" for m in metrics]))
+    if len(rows) > 1:
+        lines.append(line("mean", [""] * len(sizes), [f"{report['mean'][m]:.4f}" for m in metrics]))
     return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    return _table(report, "tasks", "task", (("pairs", "pairs"), ("cands", "candidates")), METRICS)
 
 
 
@@ -148,17 +160,8 @@ def evaluate_beir(model: str, paths: list[str], split: str = "test", max_length:
 def format_beir_report(report: dict) -> str:
     from .retrieval import BEIR_METRICS
 
-    width = max(len("set"), *(len(s) for s in report["sets"]))
-    header = (f"{'set':<{width}}  {'queries':>7} {'corpus':>8}  "
-              + "  ".join(f"{m:>12}" for m in BEIR_METRICS))
-    lines = [f"model: {report['model']}", header, "-" * len(header)]
-    for name, row in report["sets"].items():
-        lines.append(f"{name:<{width}}  {row['queries']:>7} {row['corpus']:>8}  "
-                     + "  ".join(f"{row[m]:>12.4f}" for m in BEIR_METRICS))
-    if len(report["sets"]) > 1:
-        lines.append(f"{'mean':<{width}}  {'':>7} {'':>8}  "
-                     + "  ".join(f"{report['mean'][m]:>12.4f}" for m in BEIR_METRICS))
-    return "\n".join(lines)
+    return _table(report, "sets", "set", (("queries", "queries"), ("corpus", "corpus")),
+                  BEIR_METRICS)
 
 
 def flat_beir_json(report: dict) -> dict:
