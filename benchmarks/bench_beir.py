@@ -54,13 +54,15 @@ def make_set(folder: Path, size: int, queries: int) -> Path:
     (folder / "qrels").mkdir(parents=True)
     judged = {q: [int(d) for d in rng.choice(size, int(rng.integers(1, 4)), replace=False)]
               for q in range(queries)}
-    source_of = {docs[0]: q for q, docs in judged.items()}  # a query's words come from its doc
+    source_of: dict[int, list[int]] = {}  # a query's words come from its first relevant doc
+    for q, docs in judged.items():
+        source_of.setdefault(docs[0], []).append(q)
     query_words: dict[int, list[str]] = {}
     with open(folder / "corpus.jsonl", "w") as out:
         for i, n in enumerate(_lengths(size, rng)):
             words = [vocab[w] for w in rng.integers(0, len(vocab), n)]
-            if i in source_of:
-                query_words[source_of[i]] = [words[j] for j in rng.integers(0, len(words), 8)]
+            for q in source_of.get(i, ()):
+                query_words[q] = [words[j] for j in rng.integers(0, len(words), 8)]
             out.write(json.dumps({"_id": f"d{i}", "title": "", "text": " ".join(words)}) + "\n")
     qrels = ["query-id\tcorpus-id\tscore"]
     with open(folder / "queries.jsonl", "w") as out:
@@ -169,10 +171,12 @@ def main() -> None:
             row = {tool: measure(tool, folder, models[name], args.max_length, size, args.queries)
                    for tool in ("pairmill", "sentence-transformers")}
             ours, anchor = row["pairmill"], row["sentence-transformers"]
+            row["max_length"] = args.max_length
             row["time_ratio"] = round(ours["seconds"] / anchor["seconds"], 2)
             row["memory_ratio"] = round(ours["peak_mb"] / anchor["peak_mb"], 2)
             results[f"{name}@{size}"] = row
-            print(f"{name} model, {size:,} documents, {args.queries:,} queries:\n"
+            print(f"{name} model, {size:,} documents, {args.queries:,} queries, "
+                  f"{args.max_length} tokens:\n"
                   f"  pairmill              {ours['seconds']:>8} s  {ours['docs_per_s']:>9} docs/s  "
                   f"{ours['peak_mb']:>6} MB  nDCG@10 {ours['ndcg@10']}\n"
                   f"  InformationRetrievalEvaluator {anchor['seconds']:>8} s  "

@@ -28,6 +28,7 @@ def main() -> None:
 
     from pairmill.cli import main as pairmill
     from pairmill.machine_sources import python_package_dirs
+    from pairmill.pipelines.dataset_sink import exact_key
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-mb", type=int, default=40)
@@ -42,13 +43,26 @@ def main() -> None:
             name = Path(package).name
             archive = tmp / "archives" / f"{name}.tar.gz"
             archive.parent.mkdir(exist_ok=True)
-            with tarfile.open(archive, "w:gz") as tar:
-                tar.add(package, arcname=name)
-            archives.append(str(archive))
+            # The Stack holds UTF-8 text: the same files, and only those, go into both inputs
+            files = []
             for path in sorted(Path(package).rglob("*.py")):
+                if path.is_symlink() or not path.is_file():
+                    continue
                 data = path.read_bytes()
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                if text.encode("utf-8") != data or data.startswith(b"\xef\xbb\xbf"):
+                    continue
+                files.append((path, data, text))
+            with tarfile.open(archive, "w:gz") as tar:
+                for path, _, _ in files:
+                    tar.add(path, arcname=f"{name}/{path.relative_to(package).as_posix()}")
+            archives.append(str(archive))
+            for path, data, text in files:
                 total += len(data)
-                rows["content"].append(data.decode("utf-8", "replace"))
+                rows["content"].append(text)
                 rows["max_stars_repo_path"].append(path.relative_to(package).as_posix())
                 rows["max_stars_repo_name"].append(name)
                 rows["lang"].append("Python")
@@ -63,9 +77,17 @@ def main() -> None:
             assert pairmill(["mine", "code", "--input", *inputs, "--output", str(out),
                              "--languages", "python"]) == 0
             timings[label] = time.perf_counter() - started
-            ids[label] = sorted(r for f in sorted(out.glob("data/*/*.parquet"))
-                                for r in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+            # compared as the exact dedup compares them (whitespace runs collapsed): which of two
+            # whitespace variants survives depends on the origin, and origins differ by design
+            # (`path:line` in an archive, `repo:path:line` in a Stack row)
+            ids[label] = sorted(exact_key(r) for f in sorted(out.glob("data/*/*.parquet"))
+                                for r in pq.read_table(f, columns=["task", "query", "document"])
+                                .to_pylist())
     same = ids["archives"] == ids["parquet"]
+    if not same:
+        only_a = sorted(set(ids["archives"]) - set(ids["parquet"]))
+        only_p = sorted(set(ids["parquet"]) - set(ids["archives"]))
+        print(f"only from archives: {len(only_a)}, only from Parquet: {len(only_p)}")
     figures = {"machine": f"{platform.machine()}, Python {platform.python_version()}, "
                           f"{os.cpu_count()} cores",
                "packages": len(packages), "files": len(rows["content"]),

@@ -331,8 +331,14 @@ def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipel
     argv = config.argv()
     argv = argv[:len(argv) - len(config.beam_args)]  # runner flags do not change what is mined
     groups = resumable.shard_inputs(inputs, config.shards.input_shards)
-    resumable.run_shards(spec, options, groups, write.output, argv, pipeline_options,
-                         config.read.max_record_bytes, config.read.column_map())
+
+    def extract_shard(pipeline, group):
+        out = extract(pipeline, spec, options, group, config.read.max_record_bytes,
+                      config.read.column_map())
+        return {"pairs": out.pairs, "parts": out[PARTS], "dead_letters": out[DEAD_LETTERS],
+                "counts": out[COUNTS]}
+
+    resumable.run_shards(groups, write.output, argv, pipeline_options, extract_shard)
     print(f"pairmill: merging {len(groups)} input shards", file=sys.stderr)
     pipeline = beam.Pipeline(options=pipeline_options)
     pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))

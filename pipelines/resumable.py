@@ -18,7 +18,6 @@ import sys
 import apache_beam as beam
 
 from ..extractors.result import JoinPart
-from ..extractors.spec import SourceSpec
 from ..schemas import storage
 from ..schemas.counts import Counts
 from .dataset_sink import SumCounts, run_pipeline
@@ -55,12 +54,13 @@ def _as_json(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def run_shards(spec: SourceSpec, options, groups: list[list[tuple[str, object]]], output: str,
-               argv: list[str], pipeline_options, max_record_bytes: int,
-               columns: dict[str, str] | None = None) -> None:
-    """Extract every shard that has no matching completion marker."""
-    from .mine import COUNTS, DEAD_LETTERS, PARTS, extract
+def run_shards(groups: list[list[tuple[str, object]]], output: str, argv: list[str],
+               pipeline_options, extract_shard) -> None:
+    """Extract every shard that has no matching completion marker.
 
+    `extract_shard(pipeline, inputs)` attaches the extraction and returns its collections by
+    name: pairs, parts, dead_letters and counts (summed here).
+    """
     for index, group in enumerate(groups):
         folder = _shard_dir(output, index)
         expected = fingerprint(argv, group)
@@ -72,9 +72,8 @@ def run_shards(spec: SourceSpec, options, groups: list[list[tuple[str, object]]]
         print(f"pairmill: input shard {index + 1}/{len(groups)}: {len(group)} input(s)",
               file=sys.stderr, flush=True)
         pipeline = beam.Pipeline(options=pipeline_options)
-        out = extract(pipeline, spec, options, group, max_record_bytes, columns)
-        collections = {"pairs": out.pairs, "parts": out[PARTS], "dead_letters": out[DEAD_LETTERS],
-                       "counts": out[COUNTS] | "SumCounts" >> beam.CombineGlobally(SumCounts())}
+        collections = extract_shard(pipeline, group)
+        collections["counts"] = collections["counts"] | "SumCounts" >> beam.CombineGlobally(SumCounts())
         for name, pcoll in collections.items():
             _ = (pcoll
                  | f"{name}Json" >> beam.Map(_as_json)
