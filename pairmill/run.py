@@ -101,8 +101,11 @@ def plan_stages(recipe: Recipe, state: RunState, redo: set[str]) -> list[tuple[S
             action = "skip"
             current[stage.name] = now
         else:
-            resumable = (stage.kind == "train" and same and not record.get("done")
-                         and stage.name not in redo and Path(stage.output, "checkpoints").is_dir())
+            # what a stopped stage left to continue from: training checkpoints, or the finished
+            # input shards of a mine stage (`input-shards`)
+            progress = {"train": "checkpoints", "dataset": "_work"}.get(stage.kind)
+            resumable = (progress is not None and same and not record.get("done")
+                         and stage.name not in redo and Path(stage.output, progress).is_dir())
             action = "resume" if resumable else "run"
             current[stage.name] = None  # unknown until it has run: everything downstream reruns
         planned.append((stage, action))

@@ -69,3 +69,20 @@ def test_after_kill_9_only_unfinished_shards_run_again(tmp_path):
     assert rerun.stderr.count("finished earlier, kept") == len(done)
     assert main(["mine", "reddit", *args, "--output", str(tmp_path / "whole")]) == 0
     assert _data_files(out) == _data_files(tmp_path / "whole")
+
+
+def test_a_recipe_resumes_a_stopped_sharded_mine_stage(tmp_path):
+    """`pairmill run` continues a mine stage from its finished shards instead of starting over."""
+    from pairmill.recipe import load_recipe
+    from pairmill.run import RunState, plan_stages
+
+    args = _dumps(tmp_path / "dumps")
+    recipe = load_recipe({"output": str(tmp_path / "run"), "report": False, "sources": {"r": {
+        "source": "reddit", "submissions": [args[1]], "input-shards": 3}}})
+    (stage,) = recipe.stages
+    state = RunState(str(tmp_path / "run"))
+    state.stages[stage.name] = {"argv": stage.argv, "inputs": {}, "done": False}
+    assert plan_stages(recipe, state, set()) == [(stage, "run")]
+    (Path(stage.output) / "_work" / "shard-00000").mkdir(parents=True)
+    assert plan_stages(recipe, state, set()) == [(stage, "resume")]
+    assert plan_stages(recipe, state, {stage.name}) == [(stage, "run")]  # --redo starts over
