@@ -91,12 +91,8 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, type: Callabl
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     if isinstance(default, (list, dict, set)):
         value = default
-        return dataclasses.field(default_factory=lambda: type_copy(value), metadata=metadata)
+        return dataclasses.field(default_factory=value.copy, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def type_copy(value):
-    return value.copy()
 
 
 def _fields(cls) -> list[dataclasses.Field]:

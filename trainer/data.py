@@ -16,19 +16,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas import Manifest, ManifestError, read_manifest, storage
+from ..schemas import ManifestError, read_manifest, storage
 from .plan import MixturePlan, RowGroup, RowRef, rank_slice
-
-
-def read_dataset_manifest(location: str) -> Manifest:
-    return read_manifest(location)
 
 
 def mixture_tasks(datasets: list[str]) -> dict[str, list[RowGroup]]:
     """Row groups of every task over all datasets, from their manifests (no data file is read)."""
     tasks: dict[str, list[RowGroup]] = {}
     for location in datasets:
-        manifest = read_dataset_manifest(location)
+        manifest = read_manifest(location)
         size = manifest.row_group_size
         for task, files in sorted(manifest.tasks.items()):
             for entry in files:

@@ -11,8 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from ..schemas import storage
-from .data import read_dataset_manifest
+from ..schemas import read_manifest, storage
 from .gradcache import token_chunks
 from .model import Encoder, load_tokenizer, make_encode, pad_chunk
 
@@ -21,7 +20,7 @@ METRICS = ("mrr@10", "ndcg@10", "recall@1", "recall@10", "recall@100")
 
 def read_pairs(dataset: str, max_pairs: int, seed: int) -> dict[str, tuple[list[str], list[str]]]:
     """Up to `max_pairs` (query, document) pairs per task, a seeded sample of the whole task."""
-    manifest = read_dataset_manifest(dataset)
+    manifest = read_manifest(dataset)
     out = {}
     for task, files in sorted(manifest.tasks.items()):
         queries, documents = [], []
