@@ -1,14 +1,15 @@
 """MinHash signature throughput and end-to-end dedup, against datasketch (and rensa).
 
-  python benchmarks/bench_dedup.py [--docs 20000] [--pairs 1000000]
+  python benchmarks/bench_dedup.py [--docs 20000] [--pairs 200000 1000000] [--only-pairmill 5000000]
 
 1. Signatures on one core, shingling included, for the same ~1.5 KB documents (chunks of the
    CPython standard library's source): datasketch `MinHash.update_batch` (the anchor),
    `MinHash.bulk`, rensa `RMinHash` when installed, and pairmill's batched numpy signatures.
 2. `pairmill dedup` on a generated pairs dataset with planted near duplicates: wall time and peak
    memory, against a plain datasketch `MinHashLSH` script (insert, query, keep first) on the
-   same pairs, each in its own process.
-Results go to benchmarks/results/dedup.json.
+   same pairs, each in its own process, at each size of --pairs; --only-pairmill sizes run
+   pairmill alone (the script's index would not fit, or would take hours).
+Results go to benchmarks/results/dedup.json; figures of earlier versions (`before`) are kept.
 """
 
 from __future__ import annotations
@@ -147,44 +148,62 @@ def child(mode: str, dataset: str, output: str) -> None:
                       "peak_rss_mb": round(peak / 1024)}))
 
 
-def end_to_end(n: int) -> dict:
+def end_to_end(n: int, modes: tuple[str, ...] = ("datasketch", "pairmill")) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         dataset = Path(tmp, "in")
         make_pairs_dataset(dataset, n)
-        out = {"pairs": n}
-        for mode in ("datasketch", "pairmill"):
+        out: dict = {"pairs": n}
+        for mode in modes:
             proc = subprocess.run([sys.executable, __file__, "--child", mode, str(dataset),
                                    str(Path(tmp, f"out-{mode}"))],
                                   capture_output=True, text=True, check=True)
             out[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["speedup"] = round(out["datasketch"]["seconds"] / out["pairmill"]["seconds"], 2)
+    if "datasketch" in out:
+        out["speedup"] = round(out["datasketch"]["seconds"] / out["pairmill"]["seconds"], 2)
+        out["memory_ratio"] = round(out["pairmill"]["peak_rss_mb"]
+                                    / out["datasketch"]["peak_rss_mb"], 2)
     return out
+
+
+def show(e: dict) -> None:
+    p = e["pairmill"]
+    line = (f"dedup of {e['pairs']} pairs: pairmill dedup (FnApiRunner) {p['seconds']}s, "
+            f"{p['peak_rss_mb']} MB peak, kept {p['kept']}")
+    if "datasketch" in e:
+        d = e["datasketch"]
+        line += (f"; datasketch MinHashLSH script {d['seconds']}s, {d['peak_rss_mb']} MB peak, "
+                 f"kept {d['kept']}: {e['speedup']}x faster, {e['memory_ratio']}x the memory")
+    print(line, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=20_000)
-    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--pairs", type=int, nargs="*", default=[200_000, 1_000_000])
+    parser.add_argument("--only-pairmill", type=int, nargs="*", default=[])
     parser.add_argument("--child", nargs=3)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                           f"Python {platform.python_version()}",
                "signatures_one_core": signature_speed(stdlib_documents(args.docs))}
+    if "before" in previous:
+        results["before"] = previous["before"]
     s = results["signatures_one_core"]
     print(f"signatures, {s['documents']} docs of ~{s['mean_bytes']} B, shingling included: "
           f"datasketch update_batch {s['datasketch_update_batch_docs_s']}/s, bulk "
           f"{s['datasketch_bulk_docs_s']}/s, rensa {s['rensa_docs_s']}/s, pairmill "
           f"{s['pairmill_docs_s']}/s = {s['pairmill_vs_update_batch']}x update_batch (goal 10x)")
-    if args.pairs:
-        e = results["end_to_end"] = end_to_end(args.pairs)
-        print(f"dedup of {e['pairs']} pairs: datasketch MinHashLSH script "
-              f"{e['datasketch']['seconds']}s, {e['datasketch']['peak_rss_mb']} MB peak; "
-              f"pairmill dedup (FnApiRunner) {e['pairmill']['seconds']}s, "
-              f"{e['pairmill']['peak_rss_mb']} MB peak; kept {e['datasketch']['kept']} vs "
-              f"{e['pairmill']['kept']}")
+    results["end_to_end"] = []
+    for n in args.pairs:
+        results["end_to_end"].append(end_to_end(n))
+        show(results["end_to_end"][-1])
+    for n in args.only_pairmill:
+        results["end_to_end"].append(end_to_end(n, ("pairmill",)))
+        show(results["end_to_end"][-1])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {RESULTS}")

@@ -76,6 +76,11 @@ def shard_of(key: str, n_shards: int) -> int:
     return int(hashlib.blake2b(key.encode(), digest_size=8).hexdigest(), 16) % max(n_shards, 1)
 
 
+def file_shard(key: str, rows: int, rows_per_file: int) -> int:
+    """The file a row goes to among its folder's ceil(rows / rows_per_file) files."""
+    return shard_of(key, math.ceil(rows / rows_per_file))
+
+
 class _WriteShard(beam.DoFn):
     """Sort one shard's rows and write them as a Parquet file with fixed-size row groups."""
 
@@ -88,11 +93,19 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (folder, shard), rows = element
         rows = sorted(rows, key=self._sort_key)
-        path = storage.join(self._staging, folder, f"part-{shard:05d}.parquet")
-        table = pa.Table.from_pylist(rows, schema=self._schema)
-        with storage.open_output(path) as out:
-            pq.write_table(table, out, row_group_size=self._row_group_size, compression="zstd")
+        path = storage.join(self._staging, folder, part_name(shard))
+        write_part(path, pa.Table.from_pylist(rows, schema=self._schema), self._row_group_size)
         yield path
+
+
+def part_name(shard: int) -> str:
+    return f"part-{shard:05d}.parquet"
+
+
+def write_part(path: str, table: pa.Table, row_group_size: int) -> None:
+    """One dataset file: every writer of pairs goes through here, so equal rows give equal bytes."""
+    with storage.open_output(path) as out:
+        pq.write_table(table, out, row_group_size=row_group_size, compression="zstd")
 
 
 def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
@@ -104,8 +117,7 @@ def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_
 
     def assign(row, counts):
         folder = folder_of(row)
-        n = math.ceil(counts[folder] / rows_per_file)
-        return (folder, shard_of(sort_key(row)[-1], n)), row
+        return (folder, file_shard(sort_key(row)[-1], counts[folder], rows_per_file)), row
 
     return (pcoll
             | f"{label}Assign" >> beam.Map(assign, counts=beam.pvalue.AsDict(counts))
@@ -169,11 +181,21 @@ class WritePairsDataset(beam.PTransform):
                                   f"{e['origin']}|{e['reason']}|{e['detail']}"),
                        DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
                        self._rows_per_file)
-        staging = self._staging
-        return ((*counts, kept)
+        return (*counts, kept) | "Counts" >> WriteCounts(self._staging)
+
+
+class WriteCounts(beam.PTransform):
+    """Counts PCollections -> one summed counts file in the staging folder."""
+
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging
+
+    def expand(self, counts):
+        return (counts
                 | "AllCounts" >> beam.Flatten()
                 | "SumCounts" >> beam.CombineGlobally(SumCounts())
-                | "WriteCounts" >> beam.Map(_write_counts, staging))
+                | "WriteCounts" >> beam.Map(_write_counts, self._staging))
 
 
 def _write_counts(counts: Counts, staging: str) -> str:

@@ -8,9 +8,10 @@ Shuffles carry ids, band keys and signatures, never texts:
      candidate near duplicate of it. Evaluation texts join the same buckets as contaminants;
   3. every candidate edge meets both signatures in one join keyed by id, and is verified against
      the threshold once both have arrived;
-  4. texts are joined back by id once; the dataset writer then groups survivors into
-     per-task shards (the only other step that moves texts).
-Full-size shuffles: buckets, signatures, join-back, writer (the first version had seven).
+  4. verdicts meet each pair's location (file, row) by id and decide which rows survive;
+  5. survivors are read back from the input row groups and written through spill files
+     (pipelines.readback): no text ever crosses the runner's shuffle, whose memory on the local
+     runner grows with what it carries.
 No step needs one worker to see all the data.
 """
 
@@ -20,8 +21,10 @@ import functools
 import hashlib
 import io
 import json
+import pickle
+import re
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -33,11 +36,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 from ..schemas import load_verified_manifest, storage
 from ..schemas.beir import is_beir_folder, judged_texts
 from ..schemas.counts import Counts
-from ..schemas.pairs import meta_dict, meta_rows
 from .configs import DedupConfig
-from .dataset_sink import exact_key
+from .dataset_sink import STAGING, WriteCounts, exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
-from .sharded_group import DEFAULT_NUM_SHARDS, ShardedGroupByKey
+from .readback import SPILL, Kept, WriteKeptRows, read_located
+from .sharded_group import DEFAULT_NUM_SHARDS, PackCodec, ShardedGroupByKey
 
 PAIR, EVAL = "p", "e"
 
@@ -52,12 +55,7 @@ def dataset_files(dirs: list[str]) -> list[str]:
     return sorted(files)
 
 
-def read_pairs(path: str) -> Iterator[dict]:
-    """Rows of one Parquet file, a row group at a time (bounded memory)."""
-    with storage.open_input(path) as f:
-        parquet = pq.ParquetFile(f)
-        for i in range(parquet.num_row_groups):
-            yield from parquet.read_row_group(i).to_pylist()
+SKETCH_COLUMNS = ["id", "task", "query", "document", "score"]
 
 
 def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
@@ -129,15 +127,15 @@ class SignPairs(beam.DoFn):
         self._num_perm, self._ngram, self._bands = num_perm, ngram, bands
         self._decontaminate, self._field = decontaminate, field
 
-    def process(self, batch: list[dict]):
-        fields = {"": [_dedup_text(p, self._field) for p in batch]}
+    def process(self, batch: list[tuple[int, dict]]):
+        fields = {"": [_dedup_text(p, self._field) for _, p in batch]}
         if self._decontaminate:
-            fields["query"] = [p["query"] for p in batch]
-            fields["document"] = [p["document"] for p in batch]
+            fields["query"] = [p["query"] for _, p in batch]
+            fields["document"] = [p["document"] for _, p in batch]
         signed = {name: self._sign(texts) for name, texts in fields.items()}
-        for i, pair in enumerate(batch):
-            sketch = {"id": pair["id"], "task": pair["task"], "quality": quality(pair),
-                      "exact": exact_key(pair)}
+        for i, (at, pair) in enumerate(batch):
+            sketch = {"id": id_handle(pair["id"]), "pair_id": pair["id"], "task": pair["task"],
+                      "quality": quality(pair), "exact": exact_key(pair), "at": at}
             for name, (sigs, keys) in signed.items():
                 sketch[f"{name}sig"], sketch[f"{name}keys"] = sigs[i].tobytes(), keys[i]
             yield sketch
@@ -155,12 +153,74 @@ def _dedup_text(pair: dict, field: str) -> str:
     return pair["query"] + "\n" + pair["document"]
 
 
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def id_handle(pair_id: str) -> bytes:
+    """16 bytes standing for a pair id in the shuffles. Ids made by `pair_id` are 32 hex digits
+    and their bytes sort as the ids do, so the survivor rule's tie-break is unchanged; any other
+    id is hashed (still deterministic)."""
+    if _HEX_ID.fullmatch(pair_id):
+        return bytes.fromhex(pair_id)
+    return hashlib.blake2b(pair_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def _rank(member) -> tuple:
     """Sort key: best first (highest quality, then smallest id)."""
     return (-member[1], member[0])
 
 
 NEAR, DECON, EXACT = 0, 1, 2  # bucket kinds
+FIELDS = ("", "query", "document")  # what a member's signature covers
+
+
+class BucketCodec(PackCodec):
+    """Bucket entries of pairs as fixed 44-byte records, evaluation texts' entries pickled
+    beside them; a shard's buckets are found by sorting the records, so the (many) buckets
+    with one member never become Python objects."""
+
+    ENTRY = np.dtype([("kind", "u1"), ("band", "<u2"), ("key", "<u8"), ("id", "V16"),
+                      ("quality", "<f8"), ("field", "u1"), ("exact", "<u8")])
+
+    def encode(self, pack: list[tuple]) -> bytes:
+        records = [(*key, m[0], m[1], FIELDS.index(m[3]), m[4])
+                   for key, m in pack if m[2] == PAIR]
+        evals = [entry for entry in pack if entry[1][2] == EVAL]
+        return pickle.dumps((np.array(records, dtype=self.ENTRY).tobytes(), evals),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def regroup(self, blobs, min_size: int):
+        arrays, evals = [], defaultdict(list)
+        for blob in blobs:
+            data, eval_entries = pickle.loads(blob)
+            arrays.append(np.frombuffer(data, dtype=self.ENTRY))
+            for key, member in eval_entries:
+                evals[key].append(member)
+        records = np.concatenate(arrays) if arrays else np.empty(0, self.ENTRY)
+        if not len(records):  # buckets of evaluation texts alone decide nothing
+            return
+        records = records[np.lexsort((records["key"], records["band"], records["kind"]))]
+        keys = np.stack([records["kind"].astype(np.uint64), records["band"].astype(np.uint64),
+                         records["key"]], axis=1)
+        starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+        ends = np.r_[starts[1:], len(records)]
+        wanted = ends - starts >= min_size
+        if evals:  # a pair alone in a bucket with evaluation texts is a candidate too
+            eval_keys = np.array(list(evals), dtype=np.uint64).reshape(-1, 3)
+            wanted |= np.isin(_bucket_hash(keys[starts]), _bucket_hash(eval_keys))
+        for start, end in zip(starts[wanted].tolist(), ends[wanted].tolist(), strict=True):
+            key = tuple(int(k) for k in keys[start])
+            if end - start < min_size and key not in evals:
+                continue  # a hash collision with an evaluation text's bucket
+            members = [(bytes(r["id"]), float(r["quality"]), PAIR, FIELDS[r["field"]],
+                        int(r["exact"])) for r in records[start:end]]
+            yield key, members + evals.get(key, [])
+
+
+def _bucket_hash(keys: np.ndarray) -> np.ndarray:
+    """(kind, band, key) rows -> one uint64 each, for set membership tests in numpy."""
+    with np.errstate(over="ignore"):
+        return keys[:, 2] ^ (keys[:, 1] * np.uint64(0x9E3779B97F4A7C15)) ^ (keys[:, 0] << np.uint64(61))
 
 
 def bucket_verdicts(group) -> Iterator[tuple]:
@@ -168,10 +228,9 @@ def bucket_verdicts(group) -> Iterator[tuple]:
     and candidate edges tagged "edge": (other id, best or eval id, field compared)."""
     (kind, band, _), members = group
     # the same pair read from two inputs is one member here; the join back counts its copies
-    members = sorted(set(members), key=_rank)
-    pairs = [m for m in members if m[2] == PAIR]
+    pairs = sorted({m for m in members if m[2] == PAIR}, key=_rank)
     if kind == DECON:
-        for ev in (m for m in members if m[2] == EVAL):
+        for ev in sorted({m for m in members if m[2] == EVAL}, key=_rank):
             for pair in pairs:
                 yield beam.pvalue.TaggedOutput("edge", (pair[0], ev[0], pair[3]))
         return
@@ -202,7 +261,7 @@ def bucket_entries(element: dict) -> Iterator[tuple]:
     for band, key in enumerate(element["keys"]):
         yield (NEAR, band, key ^ salt), member
     if not element["keys"]:  # no words: only exact duplicates are possible
-        yield (EXACT, 0, element["exact"]), member
+        yield (EXACT, 0, member[4]), member
     for field in ("query", "document"):
         for band, key in enumerate(element.get(f"{field}keys", ())):
             yield (DECON, band, key), (element["id"], element["quality"], PAIR, field, 0)
@@ -235,11 +294,12 @@ def attach_signature(element) -> Iterator[tuple]:
 
 
 def _bucket_shard(key: tuple) -> int:
-    return key[2] if isinstance(key[2], int) else int(key[2][:15], 16)
+    return key[2]
 
 
 def _id_shard(key: tuple) -> int:
-    return zlib.crc32(key[0].encode("utf-8", "surrogatepass"))
+    handle = key[0]
+    return zlib.crc32(handle if isinstance(handle, bytes) else handle.encode("utf-8", "surrogatepass"))
 
 
 def verify_edge(element, threshold: float) -> Iterator[tuple]:
@@ -259,12 +319,13 @@ def verify_edge(element, threshold: float) -> Iterator[tuple]:
 
 
 class Dedup(beam.PTransform):
-    """Pairs -> (kept pairs, counters, report pieces)."""
+    """(location, pair) -> (`Kept` rows, counts)."""
 
     def __init__(self, threshold: float, num_perm: int, ngram: int, field: str,
-                 eval_files: list[str], num_shards: int = DEFAULT_NUM_SHARDS):
+                 eval_files: list[str], num_shards: int = DEFAULT_NUM_SHARDS,
+                 spill_dir: str | None = None):
         super().__init__()
-        self._num_shards = num_shards
+        self._num_shards, self._spill_dir = num_shards, spill_dir
         self._threshold, self._num_perm, self._ngram = threshold, num_perm, ngram
         self._field, self._eval_files = field, eval_files
         self._bands = LshBands.for_threshold(threshold, num_perm)
@@ -275,7 +336,7 @@ class Dedup(beam.PTransform):
                     | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                     | "Sign" >> beam.ParDo(SignPairs(self._num_perm, self._ngram, self._bands,
                                                      decon, self._field)))
-        signed = sketches
+        signed = (sketches,)  # packed where each is made, never flattened whole
         if decon:
             evals = (pairs.pipeline
                      | "EvalFiles" >> beam.Create(eval_sources(self._eval_files))
@@ -283,27 +344,33 @@ class Dedup(beam.PTransform):
                      | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                      | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram,
                                                   self._bands))
-            signed = (sketches, evals) | "PairsAndEvals" >> beam.Flatten()
+            signed = (sketches, evals)
         # a bucket with one member decides nothing, so only shared buckets leave the shuffle
         buckets = (signed
                    | "Buckets" >> ShardedGroupByKey(_bucket_shard, self._num_shards, min_size=2,
-                                                    entries_of=bucket_entries)
+                                                    entries_of=bucket_entries,
+                                                    codec=BucketCodec(),
+                                                    spill_dir=self._spill("buckets"))
                    | "Candidates" >> beam.FlatMap(bucket_verdicts).with_outputs(
                        "edge", main="verdicts"))
-        verified = ((signed, buckets.edge)
-                    | "SignaturesAndEdges" >> beam.Flatten()
+        verified = ((*signed, buckets.edge)
                     | "JoinSignatures" >> ShardedGroupByKey(_id_shard, self._num_shards,
                                                             min_size=2,
-                                                            entries_of=signature_entries)
+                                                            entries_of=signature_entries,
+                                                            spill_dir=self._spill("signatures"))
                     | "AttachSignatures" >> beam.FlatMap(attach_signature)
                     | "EdgeGroup" >> beam.GroupByKey()
                     | "Verify" >> beam.FlatMap(verify_edge, self._threshold))
-        all_verdicts = ((buckets.verdicts, verified) | "AllVerdicts" >> beam.Flatten())
-        joined = ({"pair": pairs | "PairById" >> beam.Map(lambda p: (p["id"], p)),
-                   "verdict": all_verdicts}
-                  | "JoinBack" >> beam.CoGroupByKey()
-                  | "Apply" >> beam.ParDo(ApplyVerdicts()).with_outputs("counts", main="pairs"))
-        return joined.pairs, joined.counts
+        located = sketches | "Located" >> beam.Map(
+            lambda s: (s["id"], (AT, s["at"], s["task"], s["pair_id"])))
+        decided = ((located, buckets.verdicts, verified)
+                   | "ById" >> ShardedGroupByKey(zlib.crc32, self._num_shards,
+                                                 spill_dir=self._spill("decisions"))
+                   | "Decide" >> beam.ParDo(Decide()).with_outputs("counts", main="kept"))
+        return decided.kept, decided.counts
+
+    def _spill(self, name: str) -> str | None:
+        return storage.join(self._spill_dir, name) if self._spill_dir else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -317,8 +384,12 @@ def _sign_eval(batch, num_perm: int, ngram: int, bands: LshBands):
         yield {"eval": eval_id, "sig": sig.tobytes(), "keys": keys}
 
 
-class ApplyVerdicts(beam.DoFn):
-    """Drop removed pairs; record on survivors how many pairs they stood for.
+AT = "at"  # a pair's location, among its verdicts
+
+
+class Decide(beam.DoFn):
+    """An id's locations and verdicts -> its survivor (`Kept`, recording how many pairs it
+    stood for), or nothing when it was removed.
 
     Counts are summed per bundle and emitted once at its end: four counter elements per pair
     were a third of the runner's per-element work.
@@ -333,44 +404,46 @@ class ApplyVerdicts(beam.DoFn):
                 self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
 
     def process(self, element):
-        _, grouped = element
-        if not grouped["pair"]:
+        _, values = element
+        places = sorted(v[1:] for v in values if v[0] == AT)
+        if not places:
             return
-        pair = grouped["pair"][0]
-        task = pair["task"]
+        verdicts = [v for v in values if v[0] != AT]
+        task = places[0][1]
         count = self._counts
-        copies = len(grouped["pair"])  # the same pair (same id) in several inputs
+        copies = len(places)  # the same pair (same id) in several inputs
         count.add("total", "records_read", copies)
         count.add("total", "rows_in", copies, task)
         count.add("removed", "exact_duplicate", copies - 1, task)
-        removals = sorted(v for v in grouped["verdict"] if v[0] == "removed")
+        removals = sorted(v for v in verdicts if v[0] == "removed")
         if removals:
             # contamination outranks duplication in the report: it is the reason users act on
             decon = [r for r in removals if r[1].startswith("decontaminated:")]
             count.add("removed", (decon or removals)[0][1], 1, task)
             return
-        stood_for = copies + sum(v[1] for v in grouped["verdict"] if v[0] == "stood_for")
-        meta = meta_dict(pair.get("meta"))
-        meta["duplicates"] = str(stood_for - 1)
+        stood_for = copies + sum(v[1] for v in verdicts if v[0] == "stood_for")
         count.add("total", "rows_out", 1, task)
         count.add("histogram", f"cluster_size:{stood_for}")
-        yield {**pair, "meta": meta_rows(meta)}
+        # the first copy in input order survives
+        location, _, pair_id = places[0]
+        yield Kept(location, pair_id, task, (("duplicates", str(stood_for - 1)),))
 
 
 def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
-    from .dataset_sink import WritePairsDataset
-
+    files = dataset_files(config.input)
     pairs = (pipeline
-             | "Files" >> beam.Create(dataset_files(config.input))
+             | "Files" >> beam.Create(list(enumerate(files)))
              | "Spread" >> beam.Reshuffle()
-             | "Read" >> beam.FlatMap(read_pairs))
+             | "Read" >> beam.FlatMapTuple(read_located, columns=SKETCH_COLUMNS))
+    staging = storage.join(storage.absolute(config.write.output), STAGING)
     kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
                                               config.field, config.decontaminate,
-                                              config.shuffle_shards)
-    letters = pipeline | "NoDeadLetters" >> beam.Create([])
-    _ = {"pairs": kept, "dead_letters": letters, "counts": counts} | "Write" >> WritePairsDataset(
-        config.write.output, row_group_size=config.write.row_group_size,
-        rows_per_file=config.write.rows_per_file, exact_dedup=False)
+                                              config.shuffle_shards, storage.join(staging, SPILL))
+    task_rows = kept | "Write" >> WriteKeptRows(files, staging, config.write.row_group_size,
+                                                config.write.rows_per_file)
+    kept_counts = task_rows | "KeptCounts" >> beam.MapTuple(
+        lambda task, n: Counts().add("total", "pairs_kept", n, task))
+    _ = (counts, kept_counts) | "Counts" >> WriteCounts(staging)
 
 
 def dedup_report(counts: Counts, config: DedupConfig) -> dict:
