@@ -93,6 +93,10 @@ class SourceSpec:
     aliases: tuple[str, ...] = ()  # deprecated command names, kept for one release
     # (module, extra): what must be importable, and the pairmill extra that installs it
     requires: tuple[tuple[str, str], ...] = ()
+    # the field whose natural language `--languages` checks: "pair" (query and document; the
+    # language goes into `lang` when the source left it empty) or "query" (code: `lang` holds
+    # the programming language, the docstring's language is checked)
+    language_of: str = "pair"
 
     def __post_init__(self):
         for task in self.tasks:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .configs import DemoConfig, PublishConfig, ReportConfig, RunConfig
 from .pipelines.configs import (
     DedupConfig,
+    FilterSettings,
     MineConfig,
     ReadSettings,
     ShardSettings,
@@ -110,6 +111,7 @@ def add_mine_command(commands) -> dict[str, object]:
         if any(kind.records is not None for kind in spec.inputs):  # limits of file records
             add_flags(parser, ReadSettings)
         add_flags(parser, ShardSettings)
+        add_flags(parser, FilterSettings)
         add_flags(parser, WriteSettings)
     return mine
 
@@ -128,4 +130,5 @@ def mine_config_from_args(args: argparse.Namespace, extra: list[str]) -> MineCon
                       options=config_from_args(spec.options, args),
                       write=config_from_args(WriteSettings, args),
                       read=config_from_args(ReadSettings, args),
-                      shards=config_from_args(ShardSettings, args), beam_args=list(extra))
+                      shards=config_from_args(ShardSettings, args),
+                      filters=config_from_args(FilterSettings, args), beam_args=list(extra))

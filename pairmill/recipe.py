@@ -9,7 +9,7 @@ folders: each stage writes under the run's output.
     datasets: gs://bucket/code   # where mined/ and pairs/ go when not in the run folder
     beam: [--runner=FnApiRunner] # Beam flags for every mine and dedup stage
     sources:                     # `pairmill mine SOURCE`, one stage each -> OUTPUT/mined/NAME
-      NAME: {source: code, input: [...], languages: python}
+      NAME: {source: code, input: [...], programming_languages: python}
       NAME: {source: code, discover: stdlib}   # or site-packages: source found on this machine
     dedup: {threshold: 0.8, decontaminate: [NAME]}          # -> OUTPUT/pairs
     train: {steps: 1000, batch-size: 1024}                  # -> OUTPUT/train
@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .commands import command
-from .pipelines.configs import MineConfig, ReadSettings, ShardSettings, WriteSettings
+from .pipelines.configs import (
+    FilterSettings,
+    MineConfig,
+    ReadSettings,
+    ShardSettings,
+    WriteSettings,
+)
 from .schemas.settings import (
     SettingError,
     config_from_mapping,
@@ -246,7 +252,9 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
     write_settings = _write_settings(section, settings, folder)
     read = {k: settings.pop(k) for k in list(settings) if k in known_keys(ReadSettings)}
     shards = {k: settings.pop(k) for k in list(settings) if k in known_keys(ShardSettings)}
+    filters = {k: settings.pop(k) for k in list(settings) if k in known_keys(FilterSettings)}
     try:
+        filter_settings = config_from_mapping(FilterSettings, filters, section)
         read_settings = config_from_mapping(ReadSettings, read, section)
         shard_settings = config_from_mapping(ShardSettings, shards, section)
         options = config_from_mapping(spec.options, settings, section)
@@ -254,7 +262,8 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
                                            1)) from None
     config = MineConfig(source=spec.name, inputs=inputs, options=options, write=write_settings,
-                        read=read_settings, shards=shard_settings, beam_args=list(beam))
+                        read=read_settings, shards=shard_settings, filters=filter_settings,
+                        beam_args=list(beam))
     return Stage(f"mine-{name}", "mine", config, folder, "dataset")
 
 

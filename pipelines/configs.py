@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schemas.settings import fraction, positive_int, render_argv, setting
+from ..schemas.settings import fraction, language_codes, positive_int, render_argv, setting
 
 
 @dataclass(kw_only=True)
@@ -45,6 +45,16 @@ class ReadSettings:
 
 
 @dataclass(kw_only=True)
+class FilterSettings:
+    """What every mined pair must pass, whatever the source."""
+
+    languages: tuple[str, ...] = setting(
+        (), "keep only pairs in these languages (ISO 639-1 codes, comma-separated: en,de); "
+            "text pairs are identified offline with py3langid, code pairs by their docstring",
+        type=language_codes, metavar="CODES")
+
+
+@dataclass(kw_only=True)
 class ShardSettings:
     """A long run split into parts that finish on their own."""
 
@@ -64,6 +74,7 @@ class MineConfig:
     write: WriteSettings
     read: ReadSettings = field(default_factory=ReadSettings)
     shards: ShardSettings = field(default_factory=ShardSettings)
+    filters: FilterSettings = field(default_factory=FilterSettings)
     beam_args: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -76,7 +87,8 @@ class MineConfig:
             if self.inputs.get(kind.name):
                 argv += [f"--{kind.name}", *self.inputs[kind.name]]
         return [*argv, *render_argv(self.write, skip={"overwrite"}), *render_argv(self.options),
-                *render_argv(self.read), *render_argv(self.shards), *self.beam_args]
+                *render_argv(self.read), *render_argv(self.shards), *render_argv(self.filters),
+                *self.beam_args]
 
 
 @dataclass(kw_only=True)

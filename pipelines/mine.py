@@ -35,6 +35,8 @@ from .inputs import (
     parquet_json_rows,
     renamed_json_fields,
 )
+from .languages import COUNTS as LANGUAGE_COUNTS
+from .languages import IdentifyLanguages
 from .options import beam_options
 
 COUNTS = "counts"
@@ -244,16 +246,17 @@ def extract(pipeline: beam.Pipeline, spec: SourceSpec, options, inputs: list[tup
 def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
                inputs: list[tuple[str, object]], output_dir: str, row_group_size: int = 1000,
                rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes,
-               columns: dict[str, str] | None = None) -> None:
+               columns: dict[str, str] | None = None, languages: tuple[str, ...] = ()) -> None:
     """(kind, input) inputs -> extract -> joins -> the dataset, in one pipeline."""
     extracted = extract(pipeline, spec, options, inputs, max_record_bytes, columns)
     join_and_write(spec, options, extracted.pairs, extracted[DEAD_LETTERS], extracted[COUNTS],
-                   extracted[PARTS], output_dir, row_group_size, rows_per_file)
+                   extracted[PARTS], output_dir, row_group_size, rows_per_file, languages)
 
 
 def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, output_dir: str,
-                   row_group_size: int, rows_per_file: int) -> None:
-    """Join stages over all join parts, then the dataset writer."""
+                   row_group_size: int, rows_per_file: int,
+                   languages: tuple[str, ...] = ()) -> None:
+    """Join stages over all join parts, languages, then the dataset writer."""
     pairs, letters, counts = [pairs], [letters], [counts]
     for number, stage in enumerate(spec.joins(options)):
         sides = {}
@@ -272,7 +275,12 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
         letters.append(joined[DEAD_LETTERS])
         counts.append(joined[COUNTS])
         parts = (parts, joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
-    _ = {"pairs": pairs | "AllPairs" >> beam.Flatten(),
+    identified = (pairs
+                  | "AllPairs" >> beam.Flatten()
+                  | "Languages" >> beam.ParDo(IdentifyLanguages(languages, spec.language_of))
+                  .with_outputs(LANGUAGE_COUNTS, main="pairs"))
+    counts.append(identified[LANGUAGE_COUNTS])
+    _ = {"pairs": identified.pairs,
          "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
          "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)
@@ -315,7 +323,8 @@ def mine(config: MineConfig) -> int:
     else:
         pipeline = beam.Pipeline(options=pipeline_options)
         build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
-                   write.rows_per_file, config.read.max_record_bytes, config.read.column_map())
+                   write.rows_per_file, config.read.max_record_bytes, config.read.column_map(),
+                   config.filters.languages)
         run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
 
@@ -343,7 +352,7 @@ def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipel
     pipeline = beam.Pipeline(options=pipeline_options)
     pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))
     join_and_write(spec, options, pairs, letters, counts, parts, write.output,
-                   write.row_group_size, write.rows_per_file)
+                   write.row_group_size, write.rows_per_file, config.filters.languages)
     run_pipeline(pipeline)
     resumable.clear_work(write.output)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import regex
 
 _RNG = np.random.Generator(np.random.PCG64(20230807))
 # bytes that belong to a word: ASCII letters, digits, underscore, and all non-ASCII bytes
@@ -33,6 +34,22 @@ _BAND_SALTS = _RNG.integers(1, 2**63, size=1024, dtype=np.uint64)
 _SHORT_TEXT_SALT = np.uint64(0xD6E8FEB86659FD93)
 _WORD_OR_ZERO = np.where(_WORD_BYTE, np.arange(256), 0).astype(np.uint16)
 EMPTY = np.uint32(0xFFFFFFFF)
+# Scripts written without spaces between words: each character is a token, so a word n-gram is
+# a character n-gram there, and one edit changes as many shingles as one edited English word.
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}"
+                          r"\p{Myanmar}\p{Tibetan}]")
+# Unicode punctuation, symbols, spaces and controls separate words as ASCII ones do ("_" stays
+# a word character, as in the byte tokenizer)
+_SEPARATORS = regex.compile(r"(?:(?!_)[\p{P}\p{S}\p{Z}\p{C}])+")
+
+
+def word_text(text: str) -> str:
+    """The text as the byte tokenizer should see it: ASCII text as it is (its non-word bytes
+    already separate words); otherwise Unicode separators become spaces and characters of
+    unspaced scripts are spaced apart."""
+    if text.isascii():
+        return text
+    return _SEPARATORS.sub(" ", _UNSPACED.sub(r" \g<0> ", text))
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -48,13 +65,14 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of the word n-grams of each (lower-cased) text.
+    """64-bit hashes of the word n-grams of each (lower-cased) text (character n-grams in
+    scripts without spaces, see `word_text`).
 
     Returns (hashes, doc) with doc[i] the text of hashes[i]. A text with fewer than `ngram`
     words gets one shingle: the hash of its whole word sequence, so short texts collide only
     with the same words, never all with each other. A text without words gets none.
     """
-    encoded = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
+    encoded = [word_text(t).lower().encode("utf-8", "surrogatepass") for t in texts]
     # Token hash = sum of random values of the token's byte bigrams, from one gather and one
     # reduceat. A positional polynomial needed each byte's offset inside its token and took
     # 2.6x as long (0.62 s vs 0.23 s per 20k 1.5 KB documents).

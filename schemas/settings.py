@@ -72,6 +72,16 @@ def comma_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(text).split(",") if part.strip())
 
 
+def language_codes(text) -> tuple[str, ...]:
+    """`en,de` -> ("en", "de"): ISO 639-1 codes, as a pair's `lang` holds them."""
+    codes = tuple(code.lower() for code in comma_list(text))
+    for code in codes:
+        if len(code) != 2 or not code.isalpha():
+            raise argparse.ArgumentTypeError(
+                f"{code!r} is not an ISO 639-1 language code (two letters, such as en or de)")
+    return codes
+
+
 # --- declaring settings ------------------------------------------------------------------------
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, type: Callable | None = None,  # noqa: A002

@@ -168,7 +168,7 @@ def test_git_checkout_origin_names_repo_and_commit(source_tree, tmp_path):
     commit = subprocess.run(git[:3] + ["rev-parse", "HEAD"], capture_output=True, text=True,
                             check=True).stdout.strip()
     out = tmp_path / "out"
-    assert mine("--input", source_tree, "--output", out, "--languages", "go") == 0
+    assert mine("--input", source_tree, "--output", out, "--programming-languages", "go") == 0
     [row] = read_pairs(out)
     assert row["origin"] == f"repo@{commit}:cmd/server.go:5"
 
@@ -183,7 +183,7 @@ def test_portable_runner_loopback(source_tree, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--input", "/no/such/dir", "--output", "{out}"], "no such file or directory"),
-    (["--input", "{tree}", "--output", "{out}", "--languages", "cobol"], "unknown language"),
+    (["--input", "{tree}", "--output", "{out}", "--programming-languages", "cobol"], "unknown language"),
     (["--input", "{tree}", "--output", "{out}", "--no_such_flag=1"], "unknown flag --no_such_flag"),
     (["--input", "{tree}/pkg/geometry.py", "--output", "{out}"], "not a directory, .tar.gz"),
 ])
@@ -225,7 +225,7 @@ def test_stats_command(source_tree, tmp_path, capsys):
 def test_console_script_runs(source_tree, tmp_path):
     exe = Path(sys.executable).with_name("pairmill")
     proc = subprocess.run([str(exe), "mine", "code", "--input", str(source_tree), "--output",
-                           str(tmp_path / "o"), "--languages", "ruby"],
+                           str(tmp_path / "o"), "--programming-languages", "ruby"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "ruby" in proc.stdout

@@ -30,9 +30,9 @@ def code_pairs(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("mined")
     train_dir, eval_dir = root / "train", root / "heldout"
     assert main(["mine", "code", "--input", *(str(STDLIB / p) for p in ("email", "http", "importlib")),
-                 "--languages", "python", "--output", str(train_dir)]) == 0
+                 "--programming-languages", "python", "--output", str(train_dir)]) == 0
     assert main(["mine", "code", "--input", *(str(STDLIB / p) for p in ("json", "logging", "xml")),
-                 "--languages", "python", "--output", str(eval_dir)]) == 0
+                 "--programming-languages", "python", "--output", str(eval_dir)]) == 0
     return train_dir, eval_dir
 
 

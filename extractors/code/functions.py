@@ -33,9 +33,10 @@ _TRIVIAL_PY = (b"pass", b"...", b"raise NotImplementedError", b"raise NotImpleme
 class CodeOptions:
     """Filters of the code extractor; the defaults follow CodeSearchNet."""
 
-    languages: tuple[str, ...] = setting(
-        tuple(LANGUAGES), "comma-separated subset of the languages", type=comma_list,
-        metavar="LANGS")
+    programming_languages: tuple[str, ...] = setting(
+        tuple(LANGUAGES), "comma-separated subset of the programming languages (--languages "
+                          "is the natural language of the docstrings, as for every source)",
+        type=comma_list, metavar="LANGS")
     max_files: int = setting(0, "read at most this many source files per input (0: all)",
                              type=non_negative_int)
     min_doc_tokens: int = setting(3, "docstrings with fewer words are dropped", type=positive_int)
@@ -73,7 +74,7 @@ def extract_code_pairs(
     """
     out = Extraction()
     spec = language_for_path(path)
-    if spec is None or spec.name not in options.languages:
+    if spec is None or spec.name not in options.programming_languages:
         out.drop("unsupported_file")
         return out
     reason = path_skip_reason(path, spec)

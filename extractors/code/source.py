@@ -35,7 +35,7 @@ def _extract(record: SourceFile, origin: str, options: CodeOptions):
 def _units(path: str, options: CodeOptions) -> Iterator[CodeUnit | ParquetUnit]:
     if is_parquet_input(path):
         return parquet_units(path)
-    return expand_input(path, options.languages, options.max_files)
+    return expand_input(path, options.programming_languages, options.max_files)
 
 
 def _read(unit: CodeUnit | ParquetUnit, options: CodeOptions):
@@ -62,7 +62,7 @@ def _read_rows(unit: ParquetUnit, options: CodeOptions):
         return
     for row in rows:
         spec = language_for_path(row["path"])
-        if spec is None or spec.name not in options.languages:
+        if spec is None or spec.name not in options.programming_languages:
             continue
         repo = row["repo"] or unit.name
         data = row["content"][:options.max_file_bytes + 1]
@@ -80,7 +80,8 @@ def _prepare(options: CodeOptions, inputs: Mapping[str, list[str]]) -> CodeOptio
                 except Exception:  # a damaged file is a dead letter when it is read
                     continue
                 detect_columns(names, _given_columns(options))
-    return dataclasses.replace(options, languages=tuple(parse_languages(list(options.languages))))
+    return dataclasses.replace(options, programming_languages=tuple(
+        parse_languages(list(options.programming_languages))))
 
 
 SPEC = SourceSpec(
@@ -96,4 +97,5 @@ SPEC = SourceSpec(
                       lambda options: functools.partial(_extract, options=options),
                       units=_units, read=_read, check=input_kind, metavar="PATH"),),
     prepare=_prepare,
+    language_of="query",
 )

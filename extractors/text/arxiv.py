@@ -11,6 +11,7 @@ from ..result import Extraction
 from ..spec import InputKind, SourceSpec, Task
 from .records import read_json_record, read_lines
 from .textnorm import latex_to_text
+from .words import word_count
 
 TASK = "arxiv_title_abstract"
 SOURCE = "arxiv"
@@ -45,7 +46,7 @@ def extract_arxiv_record(line: bytes | str, origin: str, options: ArxivOptions =
     if abstract.lower().startswith(_WITHDRAWN) or "withdrawn" in str(record.get("comments") or "").lower():
         out.drop("withdrawn")
         return out
-    if len(abstract.split()) < options.min_abstract_words:
+    if word_count(abstract) < options.min_abstract_words:
         out.drop("abstract_too_short")
         return out
     paper = str(record.get("id") or "").strip()

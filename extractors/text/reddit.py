@@ -20,6 +20,7 @@ from ..result import Extraction
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .records import read_json_record, read_lines
 from .textnorm import normalize_paragraphs
+from .words import word_count
 
 SOURCE = "reddit"
 TITLE_BODY = "reddit_title_body"
@@ -107,7 +108,7 @@ def extract_reddit_submission(line: bytes | str, origin: str,
         out.drop("removed_or_deleted")
     elif not body:
         out.drop("no_selftext")
-    elif len(body.split()) < options.min_body_words:
+    elif word_count(body) < options.min_body_words:
         out.drop("body_too_short")
     else:
         out.pairs.append(make_pair(TITLE_BODY, title, body, SOURCE, origin, score=float(_score(record)),
@@ -141,7 +142,7 @@ def extract_reddit_comment(line: bytes | str, origin: str,
         return out
     if _filtered(record, options, out):
         return out
-    if len(body.split()) < options.min_body_words:
+    if word_count(body) < options.min_body_words:
         out.drop("body_too_short")
         return out
     out.part("comment", link_id, {"body": body, "score": _score(record),

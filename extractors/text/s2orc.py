@@ -22,6 +22,7 @@ from ..result import Extraction, Oversized, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .records import read_json_record
 from .textnorm import normalize_whitespace
+from .words import word_count
 
 SOURCE = "s2orc"
 TASK = "s2orc_citation_reference"
@@ -182,7 +183,7 @@ def extract_s2orc_paper(document: bytes | str, origin: str,
             start, end = next(((s, e) for s, e in sentences if s <= cite["start"] < max(e, s + 1)),
                               sentences[-1])
             sentence = _without_markers(text, start, end, cites)
-            words = len(sentence.split())
+            words = word_count(sentence)
             if words < options.min_sentence_words:
                 out.drop("sentence_too_short")
                 continue

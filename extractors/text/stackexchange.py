@@ -18,6 +18,7 @@ from ...schemas.settings import non_negative_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import html_to_text, normalize_whitespace
+from .words import word_count
 from .xmlstream import iter_records
 
 SOURCE = "stackexchange"
@@ -74,7 +75,7 @@ def extract_stackexchange_post(row: dict, origin: str,
             out.drop("missing_parent")
         elif not body:
             out.drop("empty_body")
-        elif len(body.split()) < options.min_body_words:
+        elif word_count(body) < options.min_body_words:
             out.drop("body_too_short")
         else:
             out.part("answer", f"{site}:{parent}", {"id": post_id, "body": body,
@@ -84,7 +85,7 @@ def extract_stackexchange_post(row: dict, origin: str,
     reason = ("missing_title" if not title else
               "low_score" if _int(row.get("Score")) < options.min_score else
               "empty_body" if not body else
-              "body_too_short" if len(body.split()) < options.min_body_words else "")
+              "body_too_short" if word_count(body) < options.min_body_words else "")
     if reason:
         out.drop(reason)
         # Still joined, so that its answers are told apart from answers whose question is absent.

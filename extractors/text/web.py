@@ -23,6 +23,7 @@ from ...schemas.settings import non_negative_int, positive_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import normalize_paragraphs, normalize_whitespace
+from .words import word_count
 
 SOURCE = "web"
 TITLE_BODY = "web_title_body"
@@ -209,7 +210,7 @@ def _anchors(tree, page_url: str, options: WebOptions) -> list[tuple[str, dict]]
         if block not in block_texts:
             block_texts[block] = _SENTENCE_END.split(normalize_whitespace("".join(block.itertext())))
         sentence = next((s for s in block_texts[block] if anchor in s), "")
-        if len(sentence.split()) < options.min_sentence_words:
+        if word_count(sentence) < options.min_sentence_words:
             continue
         try:
             target = normalize_url(urljoin(base, href))
@@ -230,7 +231,7 @@ def _lead(text: str, words: int) -> str:
     count = 0
     for paragraph in text.split("\n\n"):
         taken.append(paragraph)
-        count += len(paragraph.split())
+        count += word_count(paragraph)
         if count >= words:
             break
     lead = "\n\n".join(taken)
@@ -283,7 +284,7 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
         out.drop("no_main_text")
     elif not title:
         out.drop("missing_title")
-    elif len(text.split()) < options.min_body_words:
+    elif word_count(text) < options.min_body_words:
         out.drop("body_too_short")
     else:
         out.pairs.append(make_pair(TITLE_BODY, title, text, SOURCE, url,

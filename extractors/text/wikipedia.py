@@ -21,6 +21,7 @@ from ...schemas.settings import non_negative_int, positive_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .textnorm import normalize_whitespace
+from .words import word_count
 from .xmlstream import iter_records
 
 SOURCE = "wikipedia"
@@ -131,7 +132,7 @@ def extract_wikipedia_page(page: dict, origin: str,
         out.dead_letter(origin, SOURCE, "unparsable_wikitext", f"{type(exc).__name__}: {exc}")
         return out
     lead_section = sections[0] if sections and not str(sections[0]).lstrip().startswith("=") else None
-    lead = next((p for p in _paragraphs(_plain(lead_section)) if len(p.split()) >= options.min_lead_words),
+    lead = next((p for p in _paragraphs(_plain(lead_section)) if word_count(p) >= options.min_lead_words),
                 "") if lead_section is not None else ""
     page_origin = f"wikipedia:{title}"
     if not lead:
@@ -166,7 +167,7 @@ def _link_parts(code, title: str, options: WikipediaOptions, out: Extraction) ->
                 continue
             cursor = found
             sentence = sentences[found]
-            if len(sentence.split()) < options.min_sentence_words:
+            if word_count(sentence) < options.min_sentence_words:
                 continue
             out.part("link", target, {"sentence": sentence, "from": title})
             emitted += 1
