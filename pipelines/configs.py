@@ -52,6 +52,11 @@ class FilterSettings:
         (), "keep only pairs in these languages (ISO 639-1 codes, comma-separated: en,de); "
             "text pairs are identified offline with py3langid, code pairs by their docstring",
         type=language_codes, metavar="CODES")
+    pii: str = setting(
+        "redact", "personal data (e-mail addresses, phone numbers, public IP addresses, card "
+                  "numbers, keys and tokens) in queries and documents: replace it with "
+                  "<EMAIL>, <PHONE>, ... (redact), drop the pair (drop), or keep it (keep)",
+        choices=("redact", "drop", "keep"))
 
 
 @dataclass(kw_only=True)

@@ -24,7 +24,7 @@ from ..extractors.spec import JoinStage, SourceSpec
 from ..schemas import make_dead_letter
 from ..schemas.counts import Counts
 from ..schemas.pairs import repair_pair, repair_record
-from .configs import MineConfig, ReadSettings
+from .configs import FilterSettings, MineConfig, ReadSettings
 from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
 from .inputs import (
     STREAM_ERRORS,
@@ -38,6 +38,8 @@ from .inputs import (
 from .languages import COUNTS as LANGUAGE_COUNTS
 from .languages import IdentifyLanguages
 from .options import beam_options
+from .privacy import COUNTS as PRIVACY_COUNTS
+from .privacy import RedactPersonalData
 
 COUNTS = "counts"
 DEAD_LETTERS = "dead_letters"
@@ -246,17 +248,19 @@ def extract(pipeline: beam.Pipeline, spec: SourceSpec, options, inputs: list[tup
 def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
                inputs: list[tuple[str, object]], output_dir: str, row_group_size: int = 1000,
                rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes,
-               columns: dict[str, str] | None = None, languages: tuple[str, ...] = ()) -> None:
+               columns: dict[str, str] | None = None,
+               filters: FilterSettings | None = None) -> None:
     """(kind, input) inputs -> extract -> joins -> the dataset, in one pipeline."""
     extracted = extract(pipeline, spec, options, inputs, max_record_bytes, columns)
     join_and_write(spec, options, extracted.pairs, extracted[DEAD_LETTERS], extracted[COUNTS],
-                   extracted[PARTS], output_dir, row_group_size, rows_per_file, languages)
+                   extracted[PARTS], output_dir, row_group_size, rows_per_file, filters)
 
 
 def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, output_dir: str,
                    row_group_size: int, rows_per_file: int,
-                   languages: tuple[str, ...] = ()) -> None:
-    """Join stages over all join parts, languages, then the dataset writer."""
+                   filters: FilterSettings | None = None) -> None:
+    """Join stages over all join parts, the filters every pair passes, then the writer."""
+    filters = filters or FilterSettings()
     pairs, letters, counts = [pairs], [letters], [counts]
     for number, stage in enumerate(spec.joins(options)):
         sides = {}
@@ -277,10 +281,14 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
         parts = (parts, joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
     identified = (pairs
                   | "AllPairs" >> beam.Flatten()
-                  | "Languages" >> beam.ParDo(IdentifyLanguages(languages, spec.language_of))
+                  | "Languages" >> beam.ParDo(IdentifyLanguages(filters.languages,
+                                                                spec.language_of))
                   .with_outputs(LANGUAGE_COUNTS, main="pairs"))
-    counts.append(identified[LANGUAGE_COUNTS])
-    _ = {"pairs": identified.pairs,
+    private = (identified.pairs
+               | "PersonalData" >> beam.ParDo(RedactPersonalData(filters.pii))
+               .with_outputs(PRIVACY_COUNTS, main="pairs"))
+    counts += [identified[LANGUAGE_COUNTS], private[PRIVACY_COUNTS]]
+    _ = {"pairs": private.pairs,
          "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
          "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)
@@ -324,7 +332,7 @@ def mine(config: MineConfig) -> int:
         pipeline = beam.Pipeline(options=pipeline_options)
         build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
                    write.rows_per_file, config.read.max_record_bytes, config.read.column_map(),
-                   config.filters.languages)
+                   config.filters)
         run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
 
@@ -352,7 +360,7 @@ def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipel
     pipeline = beam.Pipeline(options=pipeline_options)
     pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))
     join_and_write(spec, options, pairs, letters, counts, parts, write.output,
-                   write.row_group_size, write.rows_per_file, config.filters.languages)
+                   write.row_group_size, write.rows_per_file, config.filters)
     run_pipeline(pipeline)
     resumable.clear_work(write.output)
 

@@ -1,0 +1,75 @@
+"""Personal data in a text, replaced by placeholders (the bigcode convention: <EMAIL>, <PHONE>,
+<IP_ADDRESS>, <CARD>, <KEY>), so pairs can be published.
+
+Patterns are conservative where false positives would damage text: a phone number needs a
+separator layout people write (+CC, (555) 123-4567, 555-123-4567, 0755-22648081) or be a
+mainland China mobile number (11 digits from 13), an IP address must be
+public (`ipaddress.is_global`: 127.0.0.1 and 192.168.x.x in tutorials stay), a card number must
+pass the Luhn check, a secret must have a known issuer prefix or be a private key block.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{3}[.-])\d{3}[.-]\d{4}\b"
+                   r"|(?<![\w+])\+\d{1,3}(?:[ .-]\d{2,4}){2,4}\b"
+                   r"|(?<![\w+-])0\d{2,4}[ -]\d{6,8}\b"  # trunk prefix and number: 0755-22648081
+                   r"|(?<![\w.-])1[3-9]\d{9}(?![\w.-])")  # mainland China mobile numbers
+IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+KEY = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"                      # AWS access key id
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"                      # GitHub tokens
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}\b"                   # Slack tokens
+    r"|\bAIza[0-9A-Za-z_-]{35}\b"                           # Google API keys
+    r"|\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}\b"                 # OpenAI-style secret keys
+    r"|\bhf_[A-Za-z0-9]{30,}\b"                             # Hugging Face tokens
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")  # JSON web tokens
+
+PLACEHOLDERS = {"key": "<KEY>", "email": "<EMAIL>", "card": "<CARD>", "ip_address": "<IP_ADDRESS>",
+                "phone": "<PHONE>"}
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _public_ip(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).is_global
+    except ValueError:
+        return False
+
+
+# order matters: keys before e-mails (a key may hold @), cards before phones (digit runs)
+_RULES = (
+    ("key", KEY, None),
+    ("email", EMAIL, None),
+    ("card", CARD, lambda m: _luhn(re.sub(r"\D", "", m))),
+    ("ip_address", IPV4, _public_ip),
+    ("phone", PHONE, None),
+)
+
+
+def redact_personal_data(text: str) -> tuple[str, Counter]:
+    """(text with personal data replaced, how many of each kind were found)."""
+    found: Counter = Counter()
+    for kind, pattern, check in _RULES:
+        def replace(match, kind=kind, check=check):
+            if check is not None and not check(match.group(0)):
+                return match.group(0)
+            found[kind] += 1
+            return PLACEHOLDERS[kind]
+        text = pattern.sub(replace, text)
+    return text, found
