@@ -99,7 +99,7 @@ def end_to_end(extra_args: list[str]):
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         subprocess.run([str(exe), "mine", "code", "--input", str(STDLIB), "--output",
-                        f"{tmp}/out", "--languages", "python", *extra_args],
+                        f"{tmp}/out", "--programming-languages", "python", *extra_args],
                        check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         manifest = json.loads(Path(tmp, "out", "manifest.json").read_text())

@@ -75,7 +75,7 @@ def main() -> None:
             out = tmp / f"out-{label}"
             started = time.perf_counter()
             assert pairmill(["mine", "code", "--input", *inputs, "--output", str(out),
-                             "--languages", "python"]) == 0
+                             "--programming-languages", "python"]) == 0
             timings[label] = time.perf_counter() - started
             # compared as the exact dedup compares them (whitespace runs collapsed): which of two
             # whitespace variants survives depends on the origin, and origins differ by design

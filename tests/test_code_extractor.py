@@ -2,6 +2,7 @@
 
 import ast
 import codecs
+import json
 import textwrap
 from pathlib import Path
 
@@ -418,3 +419,92 @@ def test_stdlib_recall_against_ast():
     assert expected > 100
     assert seen >= 0.9 * expected
     assert kept >= 0.5 * expected
+
+
+EXPRESS_STYLE = '''
+/*!
+ * a licence header, not a doc comment
+ */
+
+/**
+ * Initialize the server and its default settings.
+ *
+ * @private
+ */
+
+app.init = function init() {
+  this.cache = {};
+  this.settings = {};
+};
+
+/**
+ * Send a response body with the right headers.
+ * @public
+ */
+res.send = function send(body) {
+  var chunk = body;
+  return this.end(chunk);
+};
+
+/**
+ * Compile the query parser setting into a function.
+ */
+exports.compileQueryParser = function compileQueryParser(val) {
+  var fn = val;
+  return fn;
+};
+
+/**
+ * Create an application with the given options.
+ */
+
+module.exports = function createApplication(options) {
+  var app = {};
+  return app;
+};
+
+/**
+ * Normalize a path into its canonical form.
+ */
+const normalize = (path) => {
+  const parts = path.split('/');
+  return parts.join('/');
+};
+
+var proto = {
+  /**
+   * Look up a route handler by its name.
+   */
+  lookup: function (name) {
+    var found = this.routes[name];
+    return found;
+  },
+
+  /**
+   * Register a route handler under its name.
+   */
+  register(name, fn) {
+    this.routes[name] = fn;
+    return this;
+  },
+};
+'''
+
+
+def test_javascript_as_real_repositories_write_it():
+    """Express's styles: functions assigned to properties, exports and module.exports, arrow
+    functions, object-literal methods, and JSDoc blocks separated by one blank line."""
+    out = extract(EXPRESS_STYLE, "lib/application.js")
+    names = {meta_dict(p["meta"])["function"] for p in out.pairs}
+    assert names == {"init", "send", "compileQueryParser", "exports", "normalize", "lookup",
+                     "register"}
+    init = next(p for p in out.pairs if meta_dict(p["meta"])["function"] == "init")
+    assert init["query"] == "Initialize the server and its default settings."
+    assert "licence" not in json.dumps([p["query"] for p in out.pairs])
+
+
+def test_a_blank_line_is_allowed_once_and_only_for_jsdoc_blocks():
+    far = "/**\n * Too far above to be the doc.\n */\n\n\nfunction far(a) {\n  a += 1;\n  return a;\n}\n"
+    line = "// Line comments must touch the function.\n\nfunction near(a) {\n  a += 1;\n  return a;\n}\n"
+    assert not extract_code_pairs(far.encode(), "a.js").pairs
+    assert not extract_code_pairs(line.encode(), "b.js").pairs

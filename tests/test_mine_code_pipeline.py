@@ -43,7 +43,7 @@ def test_extract_step_with_assert_that(source_tree):
     options = CodeOptions()
     with BeamTestPipeline(runner="FnApiRunner") as p:
         outputs = (p | beam.Create([str(source_tree)])
-                   | beam.FlatMap(expand_input, options.languages)
+                   | beam.FlatMap(expand_input, options.programming_languages)
                    | beam.Map(lambda unit: ("input", unit))
                    | beam.ParDo(MineInputs("code", options)).with_outputs(
                        COUNTS, DEAD_LETTERS, PARTS, main="pairs"))

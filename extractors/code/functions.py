@@ -162,6 +162,9 @@ def _is_js_function(node: Node) -> bool:
         assignment = node.named_children[0] if node.named_children else None
         value = assignment.child_by_field_name("right") if assignment is not None else None
         return value is not None and value.type in _JS_FUNCTION_VALUES
+    if node.type == "pair":  # `name: function () {...}` in an object literal
+        value = node.child_by_field_name("value")
+        return value is not None and value.type in _JS_FUNCTION_VALUES
     return True
 
 
@@ -183,7 +186,9 @@ def _python_docstring(func: Node, text: bytes) -> tuple[Node | None, str | None]
 
 
 def _doc_comment(outer: Node, spec: LanguageSpec) -> str | None:
-    """The doc comment directly above a declaration (no blank line between), markers stripped."""
+    """The doc comment above a declaration, markers stripped: line comments directly above (no
+    blank line), a `/** */` block directly above or one blank line above (JSDoc style guides and
+    real code such as Express separate them so)."""
     comments: list[str] = []
     expected_row = outer.start_point[0]
     anchor = outer
@@ -193,9 +198,10 @@ def _doc_comment(outer: Node, spec: LanguageSpec) -> str | None:
         anchor = anchor.parent
     sibling = anchor.prev_sibling
     while sibling is not None and "comment" in sibling.type:
-        if sibling.end_point[0] < expected_row - 1:
-            break
         comment = sibling.text.decode()
+        gap = 2 if spec.doc_style == "block" and comment.startswith("/**") else 1
+        if sibling.end_point[0] < expected_row - gap:
+            break
         if spec.doc_style == "block":
             if comment.startswith("/**"):
                 comments.append(comment)
@@ -211,6 +217,8 @@ def _doc_comment(outer: Node, spec: LanguageSpec) -> str | None:
 
 def _function_name(node: Node, text: bytes) -> str:
     name = node.child_by_field_name("name")
+    if name is None and node.type == "pair":
+        name = node.child_by_field_name("key")
     if name is None:  # JS: `const f = () => ...` or `a.b = function () {...}`
         target = node.named_children[0] if node.named_children else None
         if target is not None and target.type == "variable_declarator":
@@ -233,6 +241,8 @@ def _has_test_annotation(node: Node, spec: LanguageSpec) -> bool:
 
 
 def _is_empty_body(node: Node, doc_node: Node | None, spec: LanguageSpec) -> bool:
+    if node.type == "pair":  # `name: function () {...}`: the body is the value's
+        node = node.child_by_field_name("value")
     body = node.child_by_field_name("body")
     if spec.name == "javascript" and node.type.endswith(("declaration", "statement")) \
             and node.type not in ("function_declaration", "generator_function_declaration"):

@@ -57,6 +57,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
               (lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
               (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
               (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
+              (pair value: [(arrow_function) (function_expression)])
             ] @function""",
             doc_style="block",
             wrappers=("export_statement",),
