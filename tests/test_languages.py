@@ -90,3 +90,12 @@ def test_real_reddit_pairs_all_get_a_language(tmp_path):
     langs = [r["lang"] for r in rows]
     assert rows and all(isinstance(x, str) and len(x) == 2 for x in langs)
     assert langs.count("en") / len(langs) > 0.9  # an English-speaking forum
+
+
+def test_codes_are_always_two_letters():
+    """The model also knows Wu, Cantonese, Egyptian Arabic... under three-letter codes; `lang`
+    must stay ISO 639-1, so those texts get the closest two-letter language."""
+    for text in ("佢哋喺度做緊嘢，我哋等陣先去食飯啦。", "ازيك يا صاحبي عامل ايه النهارده؟",
+                 "阿拉今朝一道去白相好伐？", "??? !!! 123"):
+        code, _ = identify_language(text)
+        assert len(code) == 2 and code.isalpha(), (text, code)

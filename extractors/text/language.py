@@ -16,7 +16,11 @@ MAX_CHARS = 1500
 def _identifier():
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # `lang` holds ISO 639-1 codes: the model's few three-letter labels (wuu, yue, arz, ...)
+    # are left out, so their texts go to the closest two-letter language (zh, ar, ...)
+    identifier.set_languages([code for code in identifier.labels if len(code) == 2])
+    return identifier
 
 
 def identify_language(text: str) -> tuple[str, float]:
