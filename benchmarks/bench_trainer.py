@@ -82,8 +82,8 @@ def mine_stdlib(root: Path) -> Path:
 
     out = root / "stdlib-pairs"
     if not (out / "manifest.json").exists():
-        code = pairmill(["mine", "code", "--input", sysconfig.get_paths()["stdlib"], "--programming-languages", "python",
-                         "--output", str(out), "--overwrite"])
+        code = pairmill(["mine", "code", "--input", sysconfig.get_paths()["stdlib"],
+                         "--programming-languages", "python", "--output", str(out), "--overwrite"])
         if code:
             sys.exit("mining the standard library failed")
     return out

@@ -508,3 +508,38 @@ def test_a_blank_line_is_allowed_once_and_only_for_jsdoc_blocks():
     line = "// Line comments must touch the function.\n\nfunction near(a) {\n  a += 1;\n  return a;\n}\n"
     assert not extract_code_pairs(far.encode(), "a.js").pairs
     assert not extract_code_pairs(line.encode(), "b.js").pairs
+
+
+def test_typescript_functions_methods_and_assigned_arrows():
+    source = '''
+/**
+ * Add two numbers and return their sum.
+ */
+export function add(a: number, b: number): number {
+  const sum = a + b;
+  return sum;
+}
+
+export class Store<T> {
+  /** Get the value stored under a key. */
+  get(key: string): T | undefined {
+    const value = this.items.get(key);
+    return value;
+  }
+}
+
+/**
+ * Double a number, for the demo.
+ */
+export const double = (x: number): number => {
+  const y = x * 2;
+  return y;
+};
+
+/** An interface method has no body. */
+interface Shape { area(): number; }
+'''
+    out = extract(source, "src/math.ts")
+    assert {meta_dict(p["meta"])["function"] for p in out.pairs} == {"add", "get", "double"}
+    assert all(p["lang"] == "typescript" for p in out.pairs)
+    assert not extract(source, "src/math.test.ts").pairs  # test files are skipped

@@ -112,7 +112,7 @@ def _extract_functions(text: bytes, spec: LanguageSpec, origin: str, source: str
     if root.has_error:
         out.dead_letter(origin, source, "syntax_error", _describe_errors(root, spec))
     for node in cursor.captures(root).get("function", []):
-        if spec.name == "javascript" and not _is_js_function(node):
+        if spec.name in JS_LIKE and not _is_js_function(node):
             continue
         reason = _function_pair(text, node, spec, origin, source, options, out)
         if reason:
@@ -150,6 +150,7 @@ def _function_pair(text, node: Node, spec, origin, source, options, out) -> str 
 
 
 _JS_FUNCTION_VALUES = ("arrow_function", "function_expression", "generator_function")
+JS_LIKE = frozenset({"javascript", "typescript"})  # functions may be values assigned to names
 
 
 def _is_js_function(node: Node) -> bool:
@@ -244,7 +245,7 @@ def _is_empty_body(node: Node, doc_node: Node | None, spec: LanguageSpec) -> boo
     if node.type == "pair":  # `name: function () {...}`: the body is the value's
         node = node.child_by_field_name("value")
     body = node.child_by_field_name("body")
-    if spec.name == "javascript" and node.type.endswith(("declaration", "statement")) \
+    if spec.name in JS_LIKE and node.type.endswith(("declaration", "statement")) \
             and node.type not in ("function_declaration", "generator_function_declaration"):
         return False  # body lives in the assigned function; the line count decides
     if body is None:

@@ -1,4 +1,5 @@
-"""Per-language facts for the six CodeSearchNet languages: grammar, function nodes, doc style.
+"""Per-language facts for the six CodeSearchNet languages and TypeScript: grammar, function
+nodes, doc style.
 
 Grammars come from the per-language wheels (tree-sitter-python, ...), never from a download.
 """
@@ -62,6 +63,21 @@ LANGUAGES: dict[str, LanguageSpec] = {
             doc_style="block",
             wrappers=("export_statement",),
             test_file=re.compile(r"(^|/)(__tests__|tests?|spec)/|\.(test|spec)\.[cm]?jsx?$"),
+        ),
+        LanguageSpec(
+            "typescript", (".ts", ".mts", ".cts"), "tree_sitter_typescript", "language_typescript",
+            """[
+              (function_declaration)
+              (generator_function_declaration)
+              (method_definition)
+              (lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
+              (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
+              (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
+              (pair value: [(arrow_function) (function_expression)])
+            ] @function""",
+            doc_style="block",
+            wrappers=("export_statement",),
+            test_file=re.compile(r"(^|/)(__tests__|tests?|spec)/|\.(test|spec)\.[cm]?ts$"),
         ),
         LanguageSpec(
             "java", (".java",), "tree_sitter_java", "language",
