@@ -176,5 +176,11 @@ def test_real_crawl_files(tmp_path):
     assert russian["query"].startswith("О компании")
     gb = [r for r in rows if meta_dict(r["meta"])["encoding"] == "gb18030"]  # gb2312 pages read as GB18030
     assert gb and all("\ufffd" not in r["query"] for r in gb)
+    quality = ("error_page", "placeholder_text", "duplicate_lines", "duplicate_line_chars",
+               "repeated_ngrams", "symbol_ratio", "few_stop_words", "unpunctuated_lines",
+               "short_lines")
     assert len(rows) + sum(manifest.counters["drops"].get(r, 0) for r in
-                           ("body_too_short", "no_main_text", "missing_title", "not_html")) == 17
+                           ("body_too_short", "no_main_text", "missing_title", "not_html",
+                            *quality)) == 17
+    # the quality rules remove lottery and listing pages of the sample, never the IANA page
+    assert sum(manifest.counters["drops"].get(r, 0) for r in quality) >= 5

@@ -22,6 +22,7 @@ from ...schemas import make_pair
 from ...schemas.settings import non_negative_int, positive_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
+from .quality import QualitySettings, quality_issue
 from .textnorm import normalize_paragraphs, normalize_whitespace
 from .words import word_count
 
@@ -42,7 +43,7 @@ _NOT_PROSE = frozenset({"nav", "header", "footer", "aside", "menu", "script", "s
 
 
 @dataclass(frozen=True)
-class WebOptions:
+class WebOptions(QualitySettings):
     min_body_words: int = setting(50, "main texts with fewer words give no title_body pair",
                                   type=positive_int)
     lead_words: int = setting(100, "words of the main text that describe a page as a link target",
@@ -286,6 +287,8 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
         out.drop("missing_title")
     elif word_count(text) < options.min_body_words:
         out.drop("body_too_short")
+    elif issue := quality_issue(title, text, options):
+        out.drop(issue)
     else:
         out.pairs.append(make_pair(TITLE_BODY, title, text, SOURCE, url,
                                    meta={"url": url, "encoding": encoding}))
