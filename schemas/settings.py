@@ -78,7 +78,8 @@ def language_codes(text) -> tuple[str, ...]:
     for code in codes:
         if len(code) != 2 or not code.isalpha():
             raise argparse.ArgumentTypeError(
-                f"{code!r} is not an ISO 639-1 language code (two letters, such as en or de)")
+                f"{code!r} is not an ISO 639-1 language code (two letters, such as en or de; "
+                "`mine code` takes programming languages as --programming-languages)")
     return codes
 
 

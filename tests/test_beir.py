@@ -183,7 +183,7 @@ def test_a_recipe_evaluates_beir_sets_before_and_after_training(tmp_path, tiny_m
                       {f"q{i}": f"number {i}" for i in range(6)}, {f"q{i}": {f"d{i}": 1} for i in range(6)})
     recipe = {"output": str(tmp_path / "run"),
               "sources": {"code": {"source": "code", "input": [str(stdlib / "json")],
-                                   "languages": "python"}},
+                                   "programming_languages": "python"}},
               "train": {"model": str(tiny_model), "steps": 2, "batch-size": 4, "max-length": 32,
                         "device": "cpu", "no-progress": True},
               "eval": {"beir": [str(beir)], "max-length": 32, "device": "cpu"},

@@ -30,8 +30,8 @@ def _recipe(tmp_path: Path, model: Path, **train) -> dict:
         "output": str(tmp_path / "run"),
         "sources": {
             "code": {"source": "code", "input": [str(STDLIB / p) for p in ("email", "http")],
-                     "languages": "python"},
-            "heldout": {"source": "code", "input": [str(heldout)], "languages": "python"},
+                     "programming_languages": "python"},
+            "heldout": {"source": "code", "input": [str(heldout)], "programming_languages": "python"},
         },
         "dedup": {"decontaminate": ["heldout"], "threshold": 0.8},
         "train": {"model": str(model), "steps": 4, "batch-size": 8, "max-length": 32, "lr": 1e-3,
