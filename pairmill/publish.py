@@ -23,6 +23,7 @@ from . import __version__
 from .extractors.registry import task_families
 from .pipelines.stats import column_counts, length_summary, task_lengths
 from .schemas import describe_file, load_verified_manifest, storage, write_manifest
+from .schemas.manifest import personal_data_counts
 from .schemas.pairs import META_TYPE
 
 HUB_META = META_TYPE  # datasets written before pairmill stored meta as key/value records
@@ -127,6 +128,10 @@ def dataset_card(manifest, stats: dict, repo_id: str, license_id: str) -> str:
     if drops:
         lines.append("- dropped, by reason: " + ", ".join(
             f"{k} {v:,}" for k, v in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    personal = personal_data_counts(manifest)
+    if personal:
+        lines.append("- personal data replaced by placeholders (`<EMAIL>`, `<PHONE>`, ...): " +
+                     ", ".join(f"{kind} {n:,}" for kind, n in personal.items()))
     lines.append(f"- made by {manifest.created_by or 'pairmill'}; the command:")
     lines += ["", "```", " ".join(portable(manifest.command)) or "(not recorded)", "```", ""]
     history = portable(manifest.extra.get("history") or [])

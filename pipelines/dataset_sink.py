@@ -258,13 +258,13 @@ def run_pipeline(pipeline: beam.Pipeline) -> None:
 
 
 def finish_command(write, command: list[str], started: float, report=None,
-                   history: list[list[str]] | None = None) -> int:
+                   history: list[list[str]] | None = None, extra: dict | None = None) -> int:
     """Move the staged files into place, write the manifest, print the summary."""
     import time
 
     from .stats import dataset_summary, format_summary
 
-    extra = {"seconds": round(time.time() - started, 1)}
+    extra = {"seconds": round(time.time() - started, 1), **(extra or {})}
     if history:
         extra["history"] = history
     manifest = finalize_dataset(write.output, redact_argv(command), write.row_group_size,

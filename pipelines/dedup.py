@@ -475,6 +475,7 @@ def dedup(config: DedupConfig) -> int:
     import time
 
     from ..schemas import read_manifest
+    from ..schemas.manifest import personal_data_counts
     from .dataset_sink import finish_command, prepare_output, run_pipeline
     from .options import beam_options
 
@@ -502,11 +503,15 @@ def dedup(config: DedupConfig) -> int:
     build_dedup(pipeline, config)
     run_pipeline(pipeline)
     history: list[list[str]] = []  # the commands that made the inputs, for the dataset card
+    personal: Counter = Counter()  # what mining redacted stays on the card after dedup
     for folder in config.input:
         manifest = read_manifest(folder)
+        personal.update(personal_data_counts(manifest))
         for command in [*manifest.extra.get("history", []), manifest.command]:
             if command and command not in history:
                 history.append(command)
+    extra = {"personal_data": dict(sorted(personal.items()))} if personal else None
     return finish_command(config.write, ["pairmill", *config.argv()], started,
-                          report=lambda counts: dedup_report(counts, config), history=history)
+                          report=lambda counts: dedup_report(counts, config), history=history,
+                          extra=extra)
 

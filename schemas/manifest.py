@@ -182,6 +182,16 @@ def load_verified_manifest(dataset_dir: str | os.PathLike) -> Manifest:
 README_NAME = "README.md"
 
 
+def personal_data_counts(manifest: Manifest) -> dict[str, int]:
+    """Personal data replaced by placeholders, per kind: this dataset's own counts plus what the
+    datasets it was made from recorded (dedup carries them forward)."""
+    out = dict(manifest.extra.get("personal_data") or {})
+    for reason, n in manifest.counts.by_reason("total").items():
+        if reason.startswith("pii:"):
+            out[reason[4:]] = out.get(reason[4:], 0) + n
+    return dict(sorted(out.items()))
+
+
 def dataset_readme(manifest: Manifest) -> str:
     """A README whose YAML header names one config per task, so `datasets.load_dataset(DIR,
     TASK)` loads a task of the folder itself, as it does the published copy."""

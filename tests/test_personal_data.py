@@ -84,3 +84,19 @@ def test_pii_drop_and_keep(tmp_path):
     assert main(["mine", "stackexchange", "--input", str(posts), "--output", str(kept),
                  "--pii", "keep"]) == 0
     assert any(values[0] in r["document"] for r in _rows(kept))
+
+
+def test_the_dataset_card_says_what_was_redacted_even_after_dedup(tmp_path):
+    from pairmill.schemas.manifest import personal_data_counts
+
+    posts, _ = _site(tmp_path)
+    mined, deduped = tmp_path / "mined", tmp_path / "deduped"
+    assert main(["mine", "stackexchange", "--input", str(posts), "--output", str(mined)]) == 0
+    assert main(["dedup", "--input", str(mined), "--output", str(deduped)]) == 0
+    counts = personal_data_counts(read_manifest(deduped))
+    assert counts == personal_data_counts(read_manifest(mined)) and counts["email"] == 6
+    preview = tmp_path / "preview"
+    assert main(["publish", str(deduped), "--repo-id", "org/name", "--license", "cc-by-sa-4.0",
+                 "--dry-run", str(preview)]) == 0
+    card = (preview / "README.md").read_text()
+    assert "personal data replaced by placeholders" in card and "email 6" in card
