@@ -23,7 +23,7 @@ from .pipelines.configs import (
     WriteSettings,
 )
 from .schemas.settings import add_flags, config_from_args
-from .trainer.configs import EvalConfig, MixConfig, TrainConfig
+from .trainer.configs import EvalConfig, FilterConfig, MixConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ COMMANDS = (
     Command("eval", "retrieval metrics of a model on a dataset's held-out pairs",
             "MRR@10, nDCG@10 and Recall@1/10/100 of each query against the documents.",
             EvalConfig, ".trainer.evaluate:eval_command"),
+    Command("filter", "consistency filtering: keep pairs whose document ranks near the top",
+            "Embed each task's queries and documents with a first model (the packaged MiniLM by "
+            "default) and keep a pair when its own document is within the top --top-k of a pool "
+            "of --pool documents of its task for its query (E5's consistency filter).",
+            FilterConfig, ".trainer.consistency:consistency_filter"),
     Command("publish", "upload a pairs dataset (or a trained model) to the Hugging Face Hub",
             "Builds the repository folder (data files, manifest, card with one config per task) "
             "and uploads it with huggingface_hub. The token comes from HF_TOKEN or `hf auth "

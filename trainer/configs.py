@@ -10,6 +10,7 @@ from ..schemas.settings import (
     non_negative_int,
     positive_float,
     positive_int,
+    render_argv,
     setting,
 )
 
@@ -93,3 +94,24 @@ class EvalConfig:
     json: bool = setting(False, "print the report as JSON")
     output: str | None = setting(None, "also write the report as JSON to FILE (a model card "
                                        "reads it)", metavar="FILE")
+
+
+@dataclass(kw_only=True)
+class FilterConfig:
+    """`pairmill filter`: keep pairs whose document ranks near the top for their query."""
+
+    input: list[str] = setting(help=_INPUT_HELP, many=True, metavar="DIR")
+    output: str = setting(help="dataset folder to write", metavar="DIR")
+    model: str | None = setting(None, "model folder (default: packaged all-MiniLM-L6-v2; a "
+                                      "model from `pairmill train` in a real run)")
+    top_k: int = setting(2, "keep a pair when its document is within the top K for its query "
+                            "(E5: 2)", type=positive_int)
+    pool: int = setting(1000, "rank among N documents of the task (E5 used 1M at scale; "
+                              "memory is one pool's embeddings)", type=positive_int)
+    max_length: int = setting(128, "tokens per text", type=positive_int)
+    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
+    device: str | None = setting(None)
+    overwrite: bool = setting(False, "replace a dataset already in --output")
+
+    def argv(self) -> list[str]:
+        return ["filter", *render_argv(self, skip={"overwrite"})]

@@ -1,0 +1,131 @@
+"""`pairmill filter`: consistency filtering (E5's CCPairs, nomic's contrastors).
+
+A pair is kept when its own document ranks within the top K of a pool of N documents of its
+task for its query, under a first embedding model. Rows are streamed a pool at a time (memory
+is one pool's embeddings), in each task's stored order (sorted by id, so pools are random
+samples); a last pool smaller than half of N is ranked with the previous pool's documents as
+extra candidates, so no pair is judged against only a handful.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from .. import __version__
+from ..schemas import (
+    PAIR_SCHEMA,
+    Manifest,
+    describe_file,
+    load_verified_manifest,
+    storage,
+    write_manifest,
+)
+from ..schemas.counts import Counts
+from ..schemas.manifest import README_NAME, dataset_readme
+from ..schemas.settings import redact_argv
+from .evaluate import embed_texts, ranks_of_positives
+from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
+
+
+def _rows_by_task(inputs: list[str]):
+    """task -> [Parquet file paths] over every verified input dataset, in order."""
+    files: dict[str, list[str]] = {}
+    for folder in inputs:
+        manifest = load_verified_manifest(folder)
+        for task, entries in sorted(manifest.tasks.items()):
+            files.setdefault(task, []).extend(storage.join(folder, e.path) for e in entries)
+    return files
+
+
+def _pools(paths: list[str], size: int):
+    """Tables of `size` rows (the last one smaller) over the files, a row group at a time."""
+    held: list[pa.Table] = []
+    rows = 0
+    for path in paths:
+        with storage.open_input(path) as f:
+            parquet = pq.ParquetFile(f)
+            for i in range(parquet.num_row_groups):
+                table = parquet.read_row_group(i)
+                held.append(table)
+                rows += table.num_rows
+                while rows >= size:
+                    merged = pa.concat_tables(held)
+                    yield merged.slice(0, size)
+                    held, rows = [merged.slice(size)], rows - size
+    if rows:
+        yield pa.concat_tables(held)
+
+
+def consistency_filter(config) -> int:
+    offline()
+    started = time.time()
+    if storage.exists(storage.join(config.output, "manifest.json")) and not config.overwrite:
+        raise FileExistsError(f"{config.output}: already holds a dataset (use --overwrite)")
+    if storage.absolute(config.output) in {storage.absolute(d) for d in config.input}:
+        raise ValueError("--output must not be one of the --input datasets")
+    if config.top_k >= config.pool:
+        raise ValueError("--top-k must be smaller than --pool")
+    tasks = _rows_by_task(config.input)  # refuses damaged inputs before any work
+    model = config.model or default_model_path()
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    encoder = Encoder.from_pretrained(model).to(device).eval()
+    tokenizer = load_tokenizer(model)
+    encode = make_encode(tokenizer, config.max_length, encoder.pooling)
+    pad = tokenizer.pad_token_id
+    storage.delete_dir(storage.join(config.output, "data"))
+    manifest = Manifest(command=redact_argv(["pairmill", *config.argv()]),
+                        row_group_size=config.row_group_size, created_by=f"pairmill {__version__}")
+    counts = Counts()
+    for task, paths in tasks.items():
+        rel = f"data/{task}/part-00000.parquet"
+        writer, previous, kept_rows, seen = None, None, 0, 0
+        sink = storage.open_output(storage.join(config.output, rel))
+        try:
+            for pool in _pools(paths, config.pool):
+                q = embed_texts(encoder, encode, pool.column("query").to_pylist(), "query", pad,
+                                device)
+                d = embed_texts(encoder, encode, pool.column("document").to_pylist(),
+                                "document", pad, device)
+                candidates = d
+                if pool.num_rows < config.pool // 2 and previous is not None:
+                    candidates = torch.cat([d, previous])
+                ranks = ranks_of_positives(q @ candidates.T,
+                                           torch.arange(pool.num_rows, device=device))
+                keep = [i for i, rank in enumerate(ranks.tolist()) if rank <= config.top_k]
+                previous, seen = d, seen + pool.num_rows
+                counts.add("total", "rows_in", pool.num_rows, task)
+                counts.add("drop", "inconsistent", pool.num_rows - len(keep), task)
+                if keep:
+                    if writer is None:
+                        writer = pq.ParquetWriter(sink, PAIR_SCHEMA, compression="zstd")
+                    writer.write_table(pool.take(keep).cast(PAIR_SCHEMA),
+                                       row_group_size=config.row_group_size)
+                    kept_rows += len(keep)
+                print(f"pairmill: filter {task}: {seen:,} pairs ranked, {kept_rows:,} kept",
+                      file=sys.stderr)
+        finally:
+            if writer is not None:
+                writer.close()
+            sink.close()
+        counts.add("total", "rows_out", kept_rows, task)
+        if kept_rows:
+            manifest.tasks[task] = [describe_file(config.output, rel)]
+        else:
+            storage.delete_dir(storage.join(config.output, f"data/{task}"))
+    manifest.counts = counts
+    manifest.counters = counts.summary()
+    manifest.extra = {"seconds": round(time.time() - started, 1),
+                      "filter": {"model": storage.portable_name(model), "top_k": config.top_k,
+                                 "pool": config.pool}}
+    write_manifest(config.output, manifest)
+    storage.write_bytes(storage.join(config.output, README_NAME), dataset_readme(manifest).encode())
+    for task in sorted(tasks):
+        n_in = sum(n for t, r, n in counts.select("total") if t == task and r == "rows_in")
+        n_out = sum(n for t, r, n in counts.select("total") if t == task and r == "rows_out")
+        print(f"{task:40s} {n_in:>9,} in {n_out:>9,} kept (top {config.top_k} of {config.pool})")
+    return 0
