@@ -44,7 +44,8 @@ from .schemas.settings import (
     render_argv,
 )
 
-SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "train", "eval", "publish", "report")
+SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "filter", "train", "eval", "publish",
+            "report")
 DISCOVER = ("site-packages", "stdlib")
 
 
@@ -184,6 +185,10 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
         training_data = [stages[-1].output]
     if not training_data:
         raise RecipeError("every source is held out for eval: nothing is left to train on")
+    consistency = _section(raw, "filter")
+    if consistency is not None:  # consistency filtering between dedup and training
+        stages.append(_filter_stage(consistency, training_data, data_root, stages))
+        training_data = [stages[-1].output]
 
     train = _section(raw, "train")
     trained = None
@@ -282,6 +287,14 @@ def _dedup_stage(settings: dict, folders: dict[str, str], held_out: set[str], da
                      decontaminate=decon_paths, write=write_settings, beam_args=list(beam))
     upstream = [f"mine-{n}" for n, f in folders.items() if f in input_dirs + decon_paths]
     return Stage("dedup", "dedup", config, folder, "dataset", upstream)
+
+
+def _filter_stage(settings: dict, data: list[str], data_root: str, stages: list[Stage]) -> Stage:
+    folder = f"{data_root}/filtered"
+    config = _config("filter", "filter", settings, {"input", "output", "overwrite"}, input=data,
+                     output=folder)
+    upstream = [n for d in data for n in _stage_for(stages, d)]
+    return Stage("filter", "filter", config, folder, "dataset", upstream)
 
 
 def _train_stage(settings: dict, data: list[str], folders: dict[str, str], out: str,

@@ -259,3 +259,21 @@ def test_a_recipe_on_real_dumps(tmp_path, tiny_model):
         assert text in page
     steps = (run / "train" / "metrics.jsonl").read_text().splitlines()
     assert {json.loads(s)["task"] for s in steps} <= set(tasks)
+
+
+def test_a_filter_section_runs_consistency_filtering_between_dedup_and_training(tmp_path, capsys):
+    recipe = _recipe(tmp_path, tmp_path / "model")
+    for section in ("train", "eval", "publish"):
+        recipe.pop(section)
+    recipe["filter"] = {"top-k": 2, "pool": 64, "device": "cpu"}
+    loaded = load_recipe(recipe, recipe["output"])
+    assert [s.name for s in loaded.stages] == ["mine-code", "mine-heldout", "dedup", "filter",
+                                               "report"]
+    assert loaded.stage("filter").config.input == [loaded.stage("dedup").output]
+    recipe_file = _write(tmp_path, recipe)
+    assert main(["run", recipe_file]) == 0
+    filtered = Path(loaded.stage("filter").output)
+    assert (filtered / "manifest.json").is_file()
+    assert _plan(capsys, recipe_file)["filter"] == "skip"
+    trained = dict(recipe, train={"steps": 1})
+    assert load_recipe(trained, recipe["output"]).stage("train").config.input == [str(filtered)]
