@@ -113,6 +113,7 @@ def consistency_filter(config) -> int:
                 writer.close()
             sink.close()
         counts.add("total", "rows_out", kept_rows, task)
+        counts.add("total", "pairs_kept", kept_rows, task)
         if kept_rows:
             manifest.tasks[task] = [describe_file(config.output, rel)]
         else:
