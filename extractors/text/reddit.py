@@ -19,6 +19,7 @@ from ...schemas.settings import comma_list, non_negative_int, setting
 from ..result import Extraction
 from ..spec import InputKind, JoinStage, SourceSpec, Task
 from .records import read_json_record, read_lines
+from .social import is_link_only, strip_signature
 from .textnorm import normalize_paragraphs
 from .words import word_count
 
@@ -100,7 +101,7 @@ def extract_reddit_submission(line: bytes | str, origin: str,
     if record.get("over_18"):
         out.drop("over_18")
         return out
-    body = _text(record.get("selftext"))
+    body = strip_signature(_text(record.get("selftext")))
     gone = body in _GONE or bool(record.get("removed_by_category"))
     subreddit = str(record.get("subreddit") or "")
     origin = f"reddit:t3_{post_id}"
@@ -108,6 +109,8 @@ def extract_reddit_submission(line: bytes | str, origin: str,
         out.drop("removed_or_deleted")
     elif not body:
         out.drop("no_selftext")
+    elif is_link_only(body):
+        out.drop("link_only")
     elif word_count(body) < options.min_body_words:
         out.drop("body_too_short")
     else:
@@ -136,11 +139,14 @@ def extract_reddit_comment(line: bytes | str, origin: str,
     if str(record.get("parent_id") or "") != link_id:
         out.drop("not_top_level")
         return out
-    body = _text(record.get("body"))
+    body = strip_signature(_text(record.get("body")))
     if not body or body in _GONE:
         out.drop("removed_or_deleted")
         return out
     if _filtered(record, options, out):
+        return out
+    if is_link_only(body):
+        out.drop("link_only")
         return out
     if word_count(body) < options.min_body_words:
         out.drop("body_too_short")

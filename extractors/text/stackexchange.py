@@ -17,6 +17,7 @@ from ...schemas import make_pair
 from ...schemas.settings import non_negative_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
+from .social import is_link_only
 from .textnorm import html_to_text, normalize_whitespace
 from .words import word_count
 from .xmlstream import iter_records
@@ -75,6 +76,8 @@ def extract_stackexchange_post(row: dict, origin: str,
             out.drop("missing_parent")
         elif not body:
             out.drop("empty_body")
+        elif is_link_only(body):
+            out.drop("link_only")
         elif word_count(body) < options.min_body_words:
             out.drop("body_too_short")
         else:
