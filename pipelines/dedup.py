@@ -30,14 +30,12 @@ from collections.abc import Iterator
 import apache_beam as beam
 import numpy as np
 import pyarrow.parquet as pq
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
 from ..schemas import load_verified_manifest, storage
 from ..schemas.beir import is_beir_folder, judged_texts
 from ..schemas.counts import Counts
 from .configs import DedupConfig
-from .dataset_sink import STAGING, WriteCounts, exact_key
+from .dataset_sink import COUNTS, STAGING, CountsPerBundle, WriteCounts, exact_key
 from .minhash import LshBands, estimated_jaccard, signatures
 from .readback import SPILL, Kept, WriteKeptRows, read_located
 from .sharded_group import DEFAULT_NUM_SHARDS, PackCodec, ShardedGroupByKey
@@ -366,8 +364,8 @@ class Dedup(beam.PTransform):
         decided = ((located, buckets.verdicts, verified)
                    | "ById" >> ShardedGroupByKey(zlib.crc32, self._num_shards,
                                                  spill_dir=self._spill("decisions"))
-                   | "Decide" >> beam.ParDo(Decide()).with_outputs("counts", main="kept"))
-        return decided.kept, decided.counts
+                   | "Decide" >> beam.ParDo(Decide()).with_outputs(COUNTS, main="kept"))
+        return decided.kept, decided[COUNTS]
 
     def _spill(self, name: str) -> str | None:
         return storage.join(self._spill_dir, name) if self._spill_dir else None
@@ -387,21 +385,9 @@ def _sign_eval(batch, num_perm: int, ngram: int, bands: LshBands):
 AT = "at"  # a pair's location, among its verdicts
 
 
-class Decide(beam.DoFn):
+class Decide(CountsPerBundle):
     """An id's locations and verdicts -> its survivor (`Kept`, recording how many pairs it
-    stood for), or nothing when it was removed.
-
-    Counts are summed per bundle and emitted once at its end: four counter elements per pair
-    were a third of the runner's per-element work.
-    """
-
-    def start_bundle(self):
-        self._counts = Counts()
-
-    def finish_bundle(self):
-        if self._counts:
-            yield beam.pvalue.TaggedOutput("counts", WindowedValue(
-                self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
+    stood for), or nothing when it was removed."""
 
     def process(self, element):
         _, values = element

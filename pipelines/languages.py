@@ -3,30 +3,16 @@ so pairs made by joins pass it too."""
 
 from __future__ import annotations
 
-import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
-
 from ..extractors.text.language import identify_language
-from ..schemas.counts import Counts
-
-COUNTS = "counts"
+from .dataset_sink import CountsPerBundle
 
 
-class IdentifyLanguages(beam.DoFn):
+class IdentifyLanguages(CountsPerBundle):
     """Text pairs get `lang` where their source left it empty; with `languages`, a pair in
     another language is dropped, counted as `language` per task."""
 
     def __init__(self, languages: tuple[str, ...], language_of: str = "pair"):
         self._languages, self._language_of = frozenset(languages), language_of
-
-    def start_bundle(self):
-        self._counts = Counts()
-
-    def finish_bundle(self):
-        if self._counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, WindowedValue(
-                self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
 
     def process(self, pair: dict):
         if self._language_of == "query":  # code: `lang` is the programming language

@@ -25,7 +25,13 @@ from ..schemas import make_dead_letter
 from ..schemas.counts import Counts
 from ..schemas.pairs import repair_pair, repair_record
 from .configs import FilterSettings, MineConfig, ReadSettings
-from .dataset_sink import WritePairsDataset, finish_command, prepare_output, run_pipeline
+from .dataset_sink import (
+    COUNTS,
+    WritePairsDataset,
+    finish_command,
+    prepare_output,
+    run_pipeline,
+)
 from .inputs import (
     STREAM_ERRORS,
     RecordLimit,
@@ -35,13 +41,10 @@ from .inputs import (
     parquet_json_rows,
     renamed_json_fields,
 )
-from .languages import COUNTS as LANGUAGE_COUNTS
 from .languages import IdentifyLanguages
 from .options import beam_options
-from .privacy import COUNTS as PRIVACY_COUNTS
 from .privacy import RedactPersonalData
 
-COUNTS = "counts"
 DEAD_LETTERS = "dead_letters"
 PARTS = "parts"
 
@@ -283,11 +286,11 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
                   | "AllPairs" >> beam.Flatten()
                   | "Languages" >> beam.ParDo(IdentifyLanguages(filters.languages,
                                                                 spec.language_of))
-                  .with_outputs(LANGUAGE_COUNTS, main="pairs"))
+                  .with_outputs(COUNTS, main="pairs"))
     private = (identified.pairs
                | "PersonalData" >> beam.ParDo(RedactPersonalData(filters.pii))
-               .with_outputs(PRIVACY_COUNTS, main="pairs"))
-    counts += [identified[LANGUAGE_COUNTS], private[PRIVACY_COUNTS]]
+               .with_outputs(COUNTS, main="pairs"))
+    counts += [identified[COUNTS], private[COUNTS]]
     _ = {"pairs": private.pairs,
          "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
          "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import regex
 
+from ..extractors.text.words import ABUGIDA, HAN_KANA
+
 _RNG = np.random.Generator(np.random.PCG64(20230807))
 # bytes that belong to a word: ASCII letters, digits, underscore, and all non-ASCII bytes
 _WORD_BYTE = np.zeros(256, dtype=bool)
@@ -36,8 +38,7 @@ _WORD_OR_ZERO = np.where(_WORD_BYTE, np.arange(256), 0).astype(np.uint16)
 EMPTY = np.uint32(0xFFFFFFFF)
 # Scripts written without spaces between words: each character is a token, so a word n-gram is
 # a character n-gram there, and one edit changes as many shingles as one edited English word.
-_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}"
-                          r"\p{Myanmar}\p{Tibetan}]")
+_UNSPACED = regex.compile(f"[{HAN_KANA}{ABUGIDA}]")
 # Unicode punctuation, symbols, spaces and controls separate words as ASCII ones do ("_" stays
 # a word character, as in the byte tokenizer)
 _SEPARATORS = regex.compile(r"(?:(?!_)[\p{P}\p{S}\p{Z}\p{C}])+")

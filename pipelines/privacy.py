@@ -3,28 +3,14 @@ replace personal data in the query and the document, counted per kind (`pii:<kin
 
 from __future__ import annotations
 
-import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
-
 from ..extractors.text.personal_data import redact_personal_data
 from ..schemas import pair_id
-from ..schemas.counts import Counts
-
-COUNTS = "counts"
+from .dataset_sink import CountsPerBundle
 
 
-class RedactPersonalData(beam.DoFn):
+class RedactPersonalData(CountsPerBundle):
     def __init__(self, mode: str):
         self._mode = mode
-
-    def start_bundle(self):
-        self._counts = Counts()
-
-    def finish_bundle(self):
-        if self._counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, WindowedValue(
-                self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
 
     def process(self, pair: dict):
         if self._mode == "keep":

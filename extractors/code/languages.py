@@ -31,6 +31,18 @@ class LanguageSpec:
     test_name: re.Pattern = re.compile(r"$^")
 
 
+# JavaScript and TypeScript: declarations, methods, and functions assigned to names, properties,
+# exports or object-literal keys (the grammars share these node types)
+_JS_FUNCTIONS = """[
+  (function_declaration)
+  (generator_function_declaration)
+  (method_definition)
+  (lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
+  (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
+  (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
+  (pair value: [(arrow_function) (function_expression)])
+] @function"""
+
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
@@ -51,30 +63,14 @@ LANGUAGES: dict[str, LanguageSpec] = {
         ),
         LanguageSpec(
             "javascript", (".js", ".mjs", ".cjs", ".jsx"), "tree_sitter_javascript", "language",
-            """[
-              (function_declaration)
-              (generator_function_declaration)
-              (method_definition)
-              (lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
-              (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
-              (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
-              (pair value: [(arrow_function) (function_expression)])
-            ] @function""",
+            _JS_FUNCTIONS,
             doc_style="block",
             wrappers=("export_statement",),
             test_file=re.compile(r"(^|/)(__tests__|tests?|spec)/|\.(test|spec)\.[cm]?jsx?$"),
         ),
         LanguageSpec(
             "typescript", (".ts", ".mts", ".cts"), "tree_sitter_typescript", "language_typescript",
-            """[
-              (function_declaration)
-              (generator_function_declaration)
-              (method_definition)
-              (lexical_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
-              (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
-              (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
-              (pair value: [(arrow_function) (function_expression)])
-            ] @function""",
+            _JS_FUNCTIONS,
             doc_style="block",
             wrappers=("export_statement",),
             test_file=re.compile(r"(^|/)(__tests__|tests?|spec)/|\.(test|spec)\.[cm]?ts$"),

@@ -8,8 +8,10 @@ import regex
 
 # Average characters per word: about 1.5 for Chinese and Japanese (mixed kanji and kana), about
 # 4 for the Southeast Asian abugidas (their vowel signs are characters too).
-_HAN_KANA = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+")
-_ABUGIDA = regex.compile(r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]+")
+HAN_KANA = r"\p{Han}\p{Hiragana}\p{Katakana}"
+ABUGIDA = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_HAN_KANA = regex.compile(f"[{HAN_KANA}]+")
+_ABUGIDA = regex.compile(f"[{ABUGIDA}]+")
 
 
 def word_count(text: str) -> int:
