@@ -130,6 +130,9 @@ def _function_pair(text, node: Node, spec, origin, source, options, out) -> str 
         doc_node, raw_doc = _python_docstring(node, text)
     else:
         doc_node, raw_doc = None, _doc_comment(outer, spec)
+        if raw_doc is None and spec.doc_style == "block":
+            doc_node = _doc_after_annotations(node)
+            raw_doc = None if doc_node is None else strip_comment_markers([doc_node.text.decode()])
     if raw_doc is None:
         return "undocumented"
     query = clean_doc(raw_doc, full=options.full_docstring)
@@ -160,6 +163,8 @@ def _is_js_function(node: Node) -> bool:
         value = declarator.child_by_field_name("value") if declarator is not None else None
         return value is not None and value.type in _JS_FUNCTION_VALUES
     if node.type == "expression_statement":
+        if _called_function(node) is not None:
+            return True
         assignment = node.named_children[0] if node.named_children else None
         value = assignment.child_by_field_name("right") if assignment is not None else None
         return value is not None and value.type in _JS_FUNCTION_VALUES
@@ -167,6 +172,18 @@ def _is_js_function(node: Node) -> bool:
         value = node.child_by_field_name("value")
         return value is not None and value.type in _JS_FUNCTION_VALUES
     return True
+
+
+def _called_function(statement: Node) -> Node | None:
+    """The named function expression passed to the call that `statement` is, if any."""
+    call = statement.named_children[0] if statement.named_children else None
+    if call is None or call.type != "call_expression":
+        return None
+    arguments = call.child_by_field_name("arguments")
+    for argument in arguments.named_children if arguments is not None else ():
+        if argument.type == "function_expression" and argument.child_by_field_name("name"):
+            return argument
+    return None
 
 
 def _python_docstring(func: Node, text: bytes) -> tuple[Node | None, str | None]:
@@ -216,10 +233,22 @@ def _doc_comment(outer: Node, spec: LanguageSpec) -> str | None:
     return strip_comment_markers(comments, spec.line_prefix)
 
 
+def _doc_after_annotations(node: Node) -> Node | None:
+    """A `/** */` block written after an annotation (`@SuppressWarnings(...)` then the Javadoc,
+    as in OpenJDK's java.util.regex.Pattern): the grammar puts it inside the modifiers."""
+    modifiers = next((c for c in node.children if c.type == "modifiers"), None)
+    for child in modifiers.children if modifiers is not None else ():
+        if "comment" in child.type and child.text.startswith(b"/**"):
+            return child
+    return None
+
+
 def _function_name(node: Node, text: bytes) -> str:
     name = node.child_by_field_name("name")
     if name is None and node.type == "pair":
         name = node.child_by_field_name("key")
+    if name is None and node.type == "expression_statement" and _called_function(node):
+        name = _called_function(node).child_by_field_name("name")
     if name is None:  # JS: `const f = () => ...` or `a.b = function () {...}`
         target = node.named_children[0] if node.named_children else None
         if target is not None and target.type == "variable_declarator":

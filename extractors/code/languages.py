@@ -31,8 +31,9 @@ class LanguageSpec:
     test_name: re.Pattern = re.compile(r"$^")
 
 
-# JavaScript and TypeScript: declarations, methods, and functions assigned to names, properties,
-# exports or object-literal keys (the grammars share these node types)
+# JavaScript and TypeScript: declarations, methods, functions assigned to names, properties,
+# exports or object-literal keys, and named functions passed to a call that is a statement of its
+# own (Express: `defineGetter(req, 'ip', function ip() {...})`); the grammars share these types.
 _JS_FUNCTIONS = """[
   (function_declaration)
   (generator_function_declaration)
@@ -41,6 +42,7 @@ _JS_FUNCTIONS = """[
   (variable_declaration (variable_declarator value: [(arrow_function) (function_expression)]))
   (expression_statement (assignment_expression right: [(arrow_function) (function_expression)]))
   (pair value: [(arrow_function) (function_expression)])
+  (expression_statement (call_expression arguments: (arguments (function_expression name: (_)))))
 ] @function"""
 
 LANGUAGES: dict[str, LanguageSpec] = {
