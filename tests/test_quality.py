@@ -30,6 +30,12 @@ CASES = {
 }
 
 
+def test_a_chinese_error_page_from_the_real_crawl_is_an_error_page():
+    # The real Common Crawl sample's "sorry, the page address does not exist" page.
+    title = "大有网上开户，抱歉，页面地址不存在 - 811tyc.com"
+    assert quality_issue(title, "个人中心\n登录\n注册\n车型对比", QualitySettings()) == "error_page"
+
+
 @pytest.mark.parametrize("reason", sorted(CASES))
 def test_each_rule_names_the_page_it_describes(reason):
     title, text = CASES[reason]

@@ -24,7 +24,7 @@ from .words import word_count
 _STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})  # Gopher's
 _ERROR_TITLE = re.compile(
     r"\b(404|403|410|500|502|503)\b|page not found|not found|access denied|forbidden|"
-    r"server error|page (does not|doesn't) exist|找不到|页面不存在|ページが見つかりません",
+    r"server error|page (does not|doesn't) exist|找不到|页面(地址)?不存在|ページが見つかりません",
     re.IGNORECASE)
 _TERMINAL = ('.', '!', '?', '"', "'", '。', '！', '？', '…', ')', '”', '」')
 _WORD = re.compile(r"\w+")
