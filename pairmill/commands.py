@@ -23,7 +23,7 @@ from .pipelines.configs import (
     WriteSettings,
 )
 from .schemas.settings import add_flags, config_from_args
-from .trainer.configs import EvalConfig, FilterConfig, MixConfig, TrainConfig
+from .trainer.configs import EvalConfig, FilterConfig, MixConfig, NegativesConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,12 @@ COMMANDS = (
             "default) and keep a pair when its own document is within the top --top-k of a pool "
             "of --pool documents of its task for its query (E5's consistency filter).",
             FilterConfig, ".trainer.consistency:consistency_filter"),
+    Command("negatives", "hard negatives from a first model for stage-2 training",
+            "Embed each task's documents (or a --corpus) with a model, search each query's "
+            "nearest documents, and write the dataset with a `negatives` column: --per-query "
+            "documents sampled from ranks --rank-range, never the row's own document, one "
+            "scoring above the --margin, or a near copy of the positive.",
+            NegativesConfig, ".negatives:negatives_command"),
     Command("publish", "upload a pairs dataset (or a trained model) to the Hugging Face Hub",
             "Builds the repository folder (data files, manifest, card with one config per task) "
             "and uploads it with huggingface_hub. The token comes from HF_TOKEN or `hf auth "

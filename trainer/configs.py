@@ -115,3 +115,57 @@ class FilterConfig:
 
     def argv(self) -> list[str]:
         return ["filter", *render_argv(self, skip={"overwrite"})]
+
+
+def parse_rank_range(text: str) -> tuple[int, int]:
+    """`A:B` → (A, B): candidate ranks A (inclusive, 0 = the top) to B (exclusive)."""
+    start, sep, stop = text.partition(":")
+    try:
+        a, b = int(start), int(stop)
+    except ValueError:
+        raise ValueError(f"{text!r}: expected A:B, for example 10:100") from None
+    if not sep or a < 0 or b <= a:
+        raise ValueError(f"{text!r}: expected 0 <= A < B, for example 10:100")
+    return a, b
+
+
+def rank_range(text: str) -> str:
+    """A flag's check: `A:B` as typed, once it parses."""
+    parse_rank_range(text)
+    return text
+
+
+@dataclass(kw_only=True)
+class NegativesConfig:
+    """`pairmill negatives`: hard negatives from a first model, false negatives kept out."""
+
+    input: list[str] = setting(help=_INPUT_HELP, many=True, metavar="DIR")
+    output: str = setting(help="dataset folder to write (the input with a `negatives` column)",
+                          metavar="DIR")
+    corpus: list[str] = setting([], "pairs datasets whose documents of the same task are the "
+                                    "candidates (default: the input's own documents)",
+                                many=True, metavar="DIR")
+    model: str | None = setting(None, "model folder (default: packaged all-MiniLM-L6-v2; a "
+                                      "model from `pairmill train` in a real run)")
+    per_query: int = setting(7, "negatives per row (a training group is 1 + this; GTE: 15)",
+                             type=positive_int)
+    rank_range: str = setting("3:60", "sample from candidates ranked A (0 = top) to B, as "
+                                      "FlagEmbedding and sentence-transformers do", type=rank_range)
+    margin: float = setting(0.05, "relative margin: a candidate scoring above (1 - X) times the "
+                                  "positive's score is a likely false negative and skipped",
+                            type=non_negative_float)
+    near_duplicate: float = setting(0.8, "a candidate whose estimated Jaccard similarity to the "
+                                         "positive reaches this is a copy of it and skipped",
+                                    type=non_negative_float)
+    max_length: int = setting(128, "tokens per text", type=positive_int)
+    block_rows: int = setting(16384, "corpus rows scored at once (memory: queries × this)",
+                              type=positive_int)
+    query_rows: int = setting(1024, "queries searched at once", type=positive_int)
+    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
+    seed: int = setting(0, type=non_negative_int)
+    device: str | None = setting(None)
+    overwrite: bool = setting(False, "replace a dataset already in --output (otherwise a rerun "
+                                     "resumes: finished tasks are kept)")
+
+    def argv(self) -> list[str]:
+        return ["negatives", *render_argv(self, skip={"overwrite"})]

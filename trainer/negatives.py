@@ -1,0 +1,278 @@
+"""`pairmill negatives`: hard negatives for stage-2 training (GTE §4), false negatives kept out.
+
+Per task:
+1. The candidate documents (the input's own, or those of the same task in --corpus datasets) are
+   embedded a row group at a time into a float16 memory-mapped matrix under OUTPUT/_work/TASK/,
+   their texts into an Arrow IPC file and, given a signer, their MinHash signatures beside it:
+   memory holds one row group whatever the corpus size.
+2. Queries are searched --query-rows at a time against --block-rows corpus rows at a time (exact
+   inner products, a running top-B merge): peak memory is query_rows × block_rows scores.
+3. From each query's ranks A..B, a candidate is skipped when it is the row's own document (same
+   text), a near copy of the positive (the dedup MinHash estimate), or scores above (1 - margin)
+   × the positive's score (sentence-transformers' relative margin); N are sampled from
+   what is left, seeded by the row id, and random documents of the task fill the group when too
+   few pass. Every skip and fill is counted in the manifest.
+A finished task leaves a marker under _work/, so a rerun after a failure redoes only the others.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from .. import __version__
+from ..schemas import PAIR_SCHEMA, Manifest, describe_file, storage, write_manifest
+from ..schemas.counts import Counts
+from ..schemas.manifest import README_NAME, dataset_readme
+from ..schemas.settings import redact_argv
+from .configs import parse_rank_range
+from .consistency import _rows_by_task
+from .evaluate import embed_texts
+from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
+
+Signer = Callable[[list[str]], np.ndarray]  # texts -> (n, num_perm) MinHash signatures
+SKIPS = ("own_document", "near_duplicate", "above_margin")
+
+
+def _row_groups(paths: list[str], columns: list[str] | None = None):
+    for path in paths:
+        with storage.open_input(path) as f:
+            parquet = pq.ParquetFile(f)
+            for i in range(parquet.num_row_groups):
+                yield parquet.read_row_group(i, columns=columns)
+
+
+def _row_count(paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        with storage.open_input(path) as f:
+            total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+class Corpus:
+    """A task's candidate documents on disk: embeddings (float16 memmap), texts, signatures."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.embeddings = np.load(folder / "embeddings.npy", mmap_mode="r")
+        self.texts = pa.ipc.open_file(pa.memory_map(str(folder / "texts.arrow"))).read_all() \
+            .column("document")
+        sig = folder / "signatures.npy"
+        self.signatures = np.load(sig, mmap_mode="r") if sig.exists() else None
+
+    def __len__(self) -> int:
+        return self.embeddings.shape[0]
+
+    @classmethod
+    def build(cls, folder: Path, paths: list[str], embed: Callable[[list[str]], torch.Tensor],
+              signer: Signer | None, dim: int) -> Corpus:
+        if (folder / "corpus.done").exists():
+            return cls(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        n = _row_count(paths)
+        embeddings = np.lib.format.open_memmap(folder / "embeddings.npy", mode="w+",
+                                               dtype=np.float16, shape=(n, dim))
+        signatures = None
+        schema = pa.schema([("document", pa.large_string())])
+        at = 0
+        with pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, \
+                pa.ipc.new_file(sink, schema) as writer:
+            for table in _row_groups(paths, ["document"]):
+                texts = table.column("document").to_pylist()
+                embeddings[at:at + len(texts)] = embed(texts).cpu().numpy().astype(np.float16)
+                if signer is not None:
+                    sig = signer(texts)
+                    if signatures is None:
+                        signatures = np.lib.format.open_memmap(
+                            folder / "signatures.npy", mode="w+", dtype=sig.dtype,
+                            shape=(n, sig.shape[1]))
+                    signatures[at:at + len(texts)] = sig
+                writer.write_table(pa.table({"document": pa.array(texts, pa.large_string())}))
+                at += len(texts)
+                print(f"pairmill: negatives: {at:,}/{n:,} candidate documents embedded",
+                      file=sys.stderr)
+        embeddings.flush()
+        if signatures is not None:
+            signatures.flush()
+        (folder / "corpus.done").write_text(str(n))
+        return cls(folder)
+
+
+def top_candidates(queries: torch.Tensor, embeddings: np.ndarray, k: int, block_rows: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores, indices) of each query's k best corpus rows, exact, scanning `block_rows` at a time."""
+    best_s = torch.empty((queries.shape[0], 0), device=queries.device)
+    best_i = torch.empty((queries.shape[0], 0), dtype=torch.long, device=queries.device)
+    for start in range(0, embeddings.shape[0], block_rows):
+        block = torch.from_numpy(np.asarray(embeddings[start:start + block_rows],
+                                            dtype=np.float32)).to(queries.device)
+        scores = queries @ block.T
+        kk = min(k, scores.shape[1])
+        s, i = scores.topk(kk, dim=1)
+        best_s, order = torch.cat([best_s, s], 1).topk(min(k, best_s.shape[1] + kk), dim=1)
+        best_i = torch.cat([best_i, i + start], 1).gather(1, order)
+    return best_s, best_i
+
+
+def choose_negatives(row_id: str, positive: str, positive_score: float,
+                     positive_signature: np.ndarray | None, candidates: list[int],
+                     scores: list[float], corpus: Corpus, texts: dict[int, str], config,
+                     counts: Counts, task: str) -> list[str]:
+    """Up to config.per_query negatives for one row: the window's candidates that pass every
+    exclusion, sampled, then random documents of the task (never one the exclusions skipped)."""
+    rng = random.Random(f"{config.seed}:{row_id}")
+    passed, skipped = [], set()
+    for index, score in zip(candidates, scores, strict=True):
+        if texts[index] == positive:
+            reason = "own_document"
+        elif positive_signature is not None and corpus.signatures is not None and float(
+                np.mean(corpus.signatures[index] == positive_signature)) >= config.near_duplicate:
+            reason = "near_duplicate"
+        elif score > (1.0 - config.margin) * positive_score:
+            reason = "above_margin"
+        else:
+            passed.append(index)
+            continue
+        skipped.add(index)
+        counts.add("note", f"negative_{reason}", 1, task)
+    chosen = rng.sample(passed, min(config.per_query, len(passed)))
+    picked = [texts[i] for i in chosen]
+    tries = 0
+    while len(picked) < config.per_query and tries < 20 * config.per_query:
+        tries += 1
+        index = rng.randrange(len(corpus))
+        text = corpus.texts[index].as_py()
+        if index in chosen or index in skipped or text == positive or text in picked:
+            continue
+        chosen.append(index)
+        picked.append(text)
+        counts.add("note", "negative_random_fill", 1, task)
+    counts.add("note", "negatives_written", len(picked), task)
+    return picked
+
+
+def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path, config,
+               encoder: Encoder, encode, pad: int, device: torch.device, signer: Signer | None,
+               counts: Counts) -> int:
+    def embed(texts: list[str], kind: str = "document") -> torch.Tensor:
+        with torch.no_grad():
+            return embed_texts(encoder, encode, texts, kind, pad, device)
+
+    dim = int(embed(["dimension probe"]).shape[1])
+    corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim)
+    own_corpus = corpus_paths == paths
+    start, stop = parse_rank_range(config.rank_range)
+    rel = f"data/{task}/part-00000.parquet"
+    total, done, offset = _row_count(paths), 0, 0
+    sink = storage.open_output(storage.join(config.output, rel))
+    writer = pq.ParquetWriter(sink, PAIR_SCHEMA, compression="zstd")
+    try:
+        for table in _row_groups(paths):
+            rows = table.to_pylist()
+            out_negatives = []
+            for first in range(0, len(rows), config.query_rows):
+                block = rows[first:first + config.query_rows]
+                positives = [r["document"] for r in block]
+                q = embed([r["query"] for r in block], "query")
+                if own_corpus:
+                    own = np.arange(offset + first, offset + first + len(block))
+                    p = torch.from_numpy(np.asarray(corpus.embeddings[own], dtype=np.float32))
+                    p_sig = corpus.signatures[own] if corpus.signatures is not None else None
+                else:
+                    p = embed(positives)
+                    p_sig = signer(positives) if signer is not None else None
+                positive_scores = (q * p.to(q.device)).sum(1).tolist()
+                scores, indices = top_candidates(q, corpus.embeddings, stop, config.block_rows)
+                scores, indices = scores[:, start:].tolist(), indices[:, start:].tolist()
+                wanted = sorted({i for row in indices for i in row})
+                texts = dict(zip(wanted, corpus.texts.take(pa.array(wanted, pa.int64()))
+                                 .to_pylist(), strict=True))
+                for j, row in enumerate(block):
+                    out_negatives.append(choose_negatives(
+                        row["id"], positives[j], positive_scores[j],
+                        None if p_sig is None else p_sig[j], indices[j], scores[j], corpus,
+                        texts, config, counts, task))
+            offset += len(rows)
+            column = pa.array(out_negatives, pa.list_(pa.string()))
+            table = table.set_column(table.schema.get_field_index("negatives"), "negatives",
+                                     column) if "negatives" in table.schema.names \
+                else table.append_column("negatives", column)
+            writer.write_table(table.select(PAIR_SCHEMA.names).cast(PAIR_SCHEMA),
+                               row_group_size=config.row_group_size)
+            done += len(rows)
+            print(f"pairmill: negatives {task}: {done:,}/{total:,} queries", file=sys.stderr)
+    finally:
+        writer.close()
+        sink.close()
+    return done
+
+
+def mine_negatives(config, signer: Signer | None = None) -> int:
+    """Run `pairmill negatives`; `signer` gives MinHash signatures for the near-copy check (the
+    CLI passes the dedup step's; the trainer package itself does not import the pipelines)."""
+    offline()
+    started = time.time()
+    parse_rank_range(config.rank_range)
+    if storage.absolute(config.output) in {storage.absolute(d) for d in config.input}:
+        raise ValueError("--output must not be one of the --input datasets")
+    if storage.exists(storage.join(config.output, "manifest.json")) and not config.overwrite:
+        raise FileExistsError(f"{config.output}: already holds a dataset (use --overwrite)")
+    tasks = _rows_by_task(config.input)
+    corpus_tasks = _rows_by_task(config.corpus) if config.corpus else tasks
+    missing = sorted(set(tasks) - set(corpus_tasks))
+    if missing:
+        raise ValueError(f"--corpus has no documents for task(s) {', '.join(missing)}")
+    work_root = Path(config.output) / "_work"
+    if config.overwrite:
+        storage.delete_dir(storage.join(config.output, "_work"))
+    model = config.model or default_model_path()
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    encoder = Encoder.from_pretrained(model, dropout=False).to(device).eval()
+    tokenizer = load_tokenizer(model)
+    encode = make_encode(tokenizer, config.max_length, encoder.pooling)
+    manifest = Manifest(command=redact_argv(["pairmill", *config.argv()]),
+                        row_group_size=config.row_group_size, created_by=f"pairmill {__version__}")
+    counts = Counts()
+    for task, paths in tasks.items():
+        work = work_root / task
+        marker = work / "task.done"
+        rel = f"data/{task}/part-00000.parquet"
+        if marker.exists():
+            counts += Counts.from_json(json.loads(marker.read_text()))
+            print(f"pairmill: negatives {task}: finished in an earlier run, kept", file=sys.stderr)
+        else:
+            task_counts = Counts()
+            rows = _mine_task(task, paths, corpus_tasks[task], work, config, encoder, encode,
+                              tokenizer.pad_token_id, device, signer, task_counts)
+            task_counts.add("total", "rows_in", rows, task)
+            task_counts.add("total", "rows_out", rows, task)
+            task_counts.add("total", "pairs_kept", rows, task)
+            marker.write_text(json.dumps(task_counts.to_json()))
+            counts += task_counts
+        manifest.tasks[task] = [describe_file(config.output, rel)]
+    manifest.counts = counts
+    manifest.counters = counts.summary()
+    start, stop = parse_rank_range(config.rank_range)
+    manifest.extra = {"seconds": round(time.time() - started, 1),
+                      "negatives": {"model": storage.portable_name(model),
+                                    "per_query": config.per_query, "rank_range": [start, stop],
+                                    "margin": config.margin,
+                                    "near_duplicate": config.near_duplicate if signer else None}}
+    write_manifest(config.output, manifest)
+    storage.write_bytes(storage.join(config.output, README_NAME), dataset_readme(manifest).encode())
+    for task in sorted(tasks):
+        notes = {r: n for t, r, n in counts.select("note") if t == task}
+        skipped = ", ".join(f"{notes.get('negative_' + s, 0):,} {s}" for s in SKIPS)
+        print(f"{task:40s} {notes.get('negatives_written', 0):>9,} negatives "
+              f"({notes.get('negative_random_fill', 0):,} random); skipped: {skipped}")
+    return 0
