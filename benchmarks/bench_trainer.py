@@ -106,7 +106,7 @@ def run_pairmill(args, model: str, data: Path, workdir: Path) -> dict:
                       token_budget=args.chunk * args.max_length, chunk_rows=args.chunk_rows,
                       loss="gte", temperature=0.01, checkpoint_every=10**9, progress=False,
                       device=args.device, bf16="auto" if args.device.startswith("cuda") else "off",
-                      negatives=0), overwrite=True)
+                      group_size=1), overwrite=True)
     lines = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     timed = lines[-1]["elapsed_s"] - lines[0]["elapsed_s"]
     return {"pairs_per_s": args.batch_size * (len(lines) - 1) / timed,

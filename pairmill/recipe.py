@@ -44,8 +44,8 @@ from .schemas.settings import (
     render_argv,
 )
 
-SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "filter", "train", "eval", "publish",
-            "report")
+SECTIONS = ("output", "datasets", "beam", "sources", "dedup", "filter", "train", "negatives",
+            "finetune", "eval", "publish", "report")
 DISCOVER = ("site-packages", "stdlib")
 
 
@@ -195,6 +195,16 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
     if train is not None:
         stages.append(_train_stage(train, training_data, folders, out, stages))
         trained = os.path.join(stages[-1].output, "model")
+    negatives, finetune = _section(raw, "negatives"), _section(raw, "finetune")
+    if finetune is not None and trained is None:
+        raise RecipeError("finetune: needs a train section (stage 2 starts from its model)")
+    if negatives is not None:  # GTE stage 2: hard negatives from the stage-1 model
+        stages.append(_negatives_stage(negatives, training_data, data_root, trained, stages))
+        training_data = [stages[-1].output]
+    if finetune is not None:
+        stages.append(_train_stage(finetune, training_data, folders, out, stages,
+                                   name="finetune", model=trained))
+        trained = os.path.join(stages[-1].output, "model")
     if evals is not None:
         stages += _eval_stages(evals, training_data, folders, out, stages, train, trained)
     publish = _section(raw, "publish")
@@ -298,15 +308,30 @@ def _filter_stage(settings: dict, data: list[str], data_root: str, stages: list[
 
 
 def _train_stage(settings: dict, data: list[str], folders: dict[str, str], out: str,
-                 stages: list[Stage]) -> Stage:
+                 stages: list[Stage], name: str = "train", model: str | None = None) -> Stage:
+    """The `train` stage, or `finetune`: stage 2, from the first stage's model, with GTE's
+    fine-tuning preset unless the section says otherwise."""
     given = _pop_alias(settings, "input", "data")
     if given is not None:
-        data = _names_or_paths("train.input", given, folders)
-    folder = os.path.join(out, "train")
-    config = _config("train", "train", settings, {"output", "overwrite"}, input=data,
-                     output=folder)
+        data = _names_or_paths(f"{name}.input", given, folders)
+    folder = os.path.join(out, name)
+    defaults = {"model": model, "preset": settings.pop("preset", "stage2")} if model else {}
+    owned = {"output", "overwrite"} | ({"model"} if model else set())
+    config = _config("train", name, settings, owned, input=data, output=folder, **defaults)
     upstream = [n for d in data for n in _stage_for(stages, d)]
-    return Stage("train", "train", config, folder, "train", upstream)
+    if model:
+        upstream.append("train")
+    return Stage(name, "train", config, folder, "train", upstream)
+
+
+def _negatives_stage(settings: dict, data: list[str], data_root: str, model: str | None,
+                     stages: list[Stage]) -> Stage:
+    folder = f"{data_root}/negatives"
+    given = {"model": model} if model and "model" not in settings else {}
+    config = _config("negatives", "negatives", settings, {"input", "output", "overwrite"},
+                     input=data, output=folder, **given)
+    upstream = [n for d in data for n in _stage_for(stages, d)] + (["train"] if given else [])
+    return Stage("negatives", "negatives", config, folder, "dataset", upstream)
 
 
 def _eval_stages(settings: dict, data: list[str], folders: dict[str, str], out: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schemas.settings import (
+    comma_list,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -13,6 +14,17 @@ from ..schemas.settings import (
     render_argv,
     setting,
 )
+
+# GTE §4 fine-tuning; lr is the stage-1 default divided by ten.
+STAGE2_PRESET = {"batch_size": 128, "group_size": 16, "max_length": 512, "lr": 2e-6}
+
+def comma_ints(text) -> tuple[int, ...]:
+    """`768,512,256` → (768, 512, 256), each positive."""
+    values = tuple(int(v) for v in comma_list(text))
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{text!r}: dimensions must be positive")
+    return values
+
 
 _INPUT_HELP = "pairs datasets (folders or URLs: s3://, gs://, hf://datasets/ORG/NAME)"
 
@@ -60,8 +72,19 @@ class TrainConfig(MixtureSettings):
                                  type=positive_int)
     chunk_rows: int = setting(1024, "rows of the similarity matrix computed at once",
                               type=positive_int)
-    negatives: int = setting(1, "hard negatives per pair from a `negatives` column",
-                             type=non_negative_int)
+    group_size: int = setting(
+        2, "texts per query: its positive and up to G-1 hard negatives from the dataset's "
+           "`negatives` column (`pairmill negatives`); 1 uses in-batch negatives only",
+        type=positive_int)
+    preset: str | None = setting(
+        None, "stage2: GTE's fine-tuning settings for those not given (batch 128, group 16, "
+              "512 tokens, learning rate 2e-6: the default divided by ten)", choices=("stage2",))
+    matryoshka_dims: tuple[int, ...] = setting(
+        (), "also train truncated embeddings (for example 384,256,128,64): the loss is summed "
+            "over these leading dimensions, each renormalised", type=comma_ints, metavar="DIMS")
+    report_to: str = setting("none", "also log metrics to tensorboard (OUTPUT/runs), wandb or "
+                                     "trackio (both offline unless you configured them)",
+                             choices=("none", "tensorboard", "wandb", "trackio"))
     dropout: bool = setting(True, "turn dropout off (allows larger no-grad chunks)")
     bf16: str = setting("auto", "auto: on for CUDA devices that support it",
                         choices=("auto", "on", "off"))

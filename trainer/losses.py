@@ -196,3 +196,62 @@ def reference_loss(name: str, queries: torch.Tensor, documents: torch.Tensor,
                    temperature: float) -> torch.Tensor:
     """The registered loss `name` written as its formula."""
     return LOSSES[name].reference(queries, documents, temperature)
+
+
+class MatryoshkaLoss(ContrastiveLoss):
+    """Matryoshka representation learning over another loss: the sum, over the leading `dims`
+    of the embeddings (each prefix renormalised to unit length), of that loss.
+
+    It works on GradCache's leaves like any loss: each chunk truncates and renormalises the full
+    tensors inside its own graph, so the cached gradients are those of the summed loss.
+    """
+
+    name = "matryoshka"
+
+    def __init__(self, inner: ContrastiveLoss, dims: tuple[int, ...]):
+        nn.Module.__init__(self)
+        if not dims:
+            raise ValueError("Matryoshka needs at least one dimension")
+        self.inner = inner
+        self.dims = tuple(sorted(set(dims), reverse=True))
+
+    def scale(self) -> torch.Tensor:
+        return self.inner.scale()
+
+    @property
+    def temperature(self) -> float:
+        return self.inner.temperature
+
+    @property
+    def log_scale(self):
+        return self.inner.log_scale
+
+    def parameter_groups(self) -> list[dict]:
+        return self.inner.parameter_groups()
+
+    def sync_gradients(self, world_size: int) -> None:
+        self.inner.sync_gradients(world_size)
+
+    def card(self) -> dict:
+        return {**self.inner.card(), "matryoshka_dims": list(self.dims)}
+
+    def chunk_loss(self, queries, documents, rows):
+        total = 0.0
+        for dim in self.dims:
+            total = total + self.inner.chunk_loss(_prefix(queries, dim), _prefix(documents, dim),
+                                                  rows)
+        return total
+
+    def reference_of(self, queries, documents, temperature):
+        """The formula: the inner loss's formula at each prefix, summed."""
+        return sum(self.inner.reference(_prefix(queries, d), _prefix(documents, d), temperature)
+                   for d in self.dims)
+
+
+def _prefix(embeddings: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch.nn.functional.normalize(embeddings[:, :dim], dim=-1)
+
+
+def with_matryoshka(loss: ContrastiveLoss, dims: tuple[int, ...]) -> ContrastiveLoss:
+    """`loss` itself, or the Matryoshka sum of it over `dims` when any are given."""
+    return MatryoshkaLoss(loss, dims) if dims else loss

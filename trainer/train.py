@@ -27,20 +27,24 @@ import torch
 import torch.distributed as dist
 
 from ..schemas import storage
-from .configs import TrainConfig
+from .configs import STAGE2_PRESET, TrainConfig
 from .data import mixture_tasks, stream_batches
 from .gradcache import GradCacheStep
-from .losses import ContrastiveLoss, make_loss
+from .losses import ContrastiveLoss, make_loss, with_matryoshka
 from .model import Encoder, base_model_name, default_model_path, load_tokenizer, make_encode
 from .plan import MixturePlan
+from .reporting import make_reporter
 
 # Settings that change what the run computes; a resume with other values would not be exact.
 _PLAN_KEYS = ("input", "model", "pooling", "loss", "temperature", "alpha", "batch_size", "steps", "lr",
-              "warmup", "weight_decay", "max_length", "negatives", "seed", "dropout")
+              "warmup", "weight_decay", "max_length", "group_size", "matryoshka_dims", "seed",
+              "dropout")
 
 
 def plan_settings(config: TrainConfig) -> dict:
-    return {k: getattr(config, k) for k in _PLAN_KEYS}
+    """The settings as JSON writes them (tuples as lists), so a resume compares like with like."""
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in ((k, getattr(config, k)) for k in _PLAN_KEYS)}
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -181,8 +185,19 @@ class _Run:
     extra: dict = field(default_factory=dict)
 
 
+def apply_preset(config: TrainConfig) -> TrainConfig:
+    """Fill the preset's settings that were left at their defaults (a given flag wins)."""
+    if config.preset == "stage2":
+        defaults = TrainConfig.__dataclass_fields__
+        for key, value in STAGE2_PRESET.items():
+            if getattr(config, key) == defaults[key].default:
+                setattr(config, key, value)
+    return config
+
+
 def train(config: TrainConfig) -> dict:
     """Run (or resume) training; returns a summary. Only rank 0 writes."""
+    apply_preset(config)
     run, resume_from = _setup(config)
     _resume(run, resume_from)
     stop = config.steps if config.stop_after is None else min(config.steps, run.start + config.stop_after)
@@ -216,7 +231,11 @@ def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
     if config.gradient_checkpointing:
         encoder.enable_checkpointing()
     encoder.train()
-    loss = make_loss(config.loss, config.temperature).to(device)
+    width = encoder.backbone.config.hidden_size
+    if any(d > width for d in config.matryoshka_dims):
+        raise ValueError(f"--matryoshka-dims: the model's embeddings have {width} dimensions")
+    loss = with_matryoshka(make_loss(config.loss, config.temperature),
+                           config.matryoshka_dims).to(device)
     params = [p for p in encoder.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
               {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
@@ -278,9 +297,11 @@ def _loop(run: _Run, stop: int) -> None:
                    file=sys.stderr)
     clock = time.perf_counter()
     metrics = open(run.output / "metrics.jsonl", "a") if run.rank == 0 else None
+    reporter = make_reporter(config.report_to, run.output, plan_settings(config)) \
+        if run.rank == 0 else None
     try:
         for batch in stream_batches(run.plan, encode, run.start, stop, run.rank, run.world,
-                                    config.negatives):
+                                    config.group_size - 1):
             began = time.perf_counter()
             stats = step_fn(batch.queries, batch.documents, batch.negatives)
             if run.device.type == "cuda":
@@ -293,14 +314,17 @@ def _loop(run: _Run, stop: int) -> None:
             run.last_loss = stats.loss
             step = batch.step + 1
             if metrics is not None:
-                metrics.write(json.dumps({
+                record = {
                     "step": step, "task": batch.task, "loss": round(stats.loss, 6),
                     "temperature": round(run.loss.temperature, 6), "lr": lr,
                     "pairs_per_s": round(stats.pairs / seconds, 2),
                     "tokens_per_s": round(stats.tokens * run.world / seconds, 1),
                     "peak_memory_mb": round(_peak_memory_mb(run.device), 1),
-                    "elapsed_s": round(time.perf_counter() - clock, 3)}) + "\n")
+                    "elapsed_s": round(time.perf_counter() - clock, 3)}
+                metrics.write(json.dumps(record) + "\n")
                 metrics.flush()
+                if reporter is not None:
+                    reporter.log(step, record)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(task=batch.task, loss=f"{stats.loss:.4f}")
@@ -312,6 +336,8 @@ def _loop(run: _Run, stop: int) -> None:
             bar.close()
         if metrics is not None:
             metrics.close()
+        if reporter is not None:
+            reporter.close()
 
 
 def _finish(run: _Run, stop: int) -> dict:
