@@ -139,3 +139,44 @@ def test_a_rerun_keeps_finished_tasks(mined, tmp_path, capsys):
     assert "finished in an earlier run" in capsys.readouterr().err
     assert {r["id"]: r["negatives"] for r in _rows(out)} == before
     assert main(["negatives", "--input", str(folder), "--output", str(out)]) == 2  # exists
+
+
+def test_faiss_search_finds_what_the_exact_search_finds(tmp_path):
+    from pairmill.trainer.negatives import faiss_search
+
+    generator = torch.Generator().manual_seed(1)
+    corpus = torch.nn.functional.normalize(torch.randn(500, 16, generator=generator), dim=1)
+    queries = torch.nn.functional.normalize(torch.randn(9, 16, generator=generator), dim=1)
+    exact_s, exact_i = top_candidates(queries, corpus.numpy(), 20, block_rows=128)
+    faiss_s, faiss_i = faiss_search(corpus.numpy(), block_rows=128)(queries, 20)
+    assert torch.equal(faiss_i, exact_i) and torch.allclose(faiss_s, exact_s, atol=1e-5)
+    pairs, _ = _pairs()
+    folder = write_dataset(tmp_path / "in", pairs)
+    exact, fast = tmp_path / "exact", tmp_path / "faiss"
+    for out, search in ((exact, "exact"), (fast, "faiss")):
+        assert main(["negatives", "--input", str(folder), "--output", str(out), "--per-query",
+                     "3", "--search", search, "--device", "cpu"]) == 0
+    assert [r["negatives"] for r in _rows(exact)] == [r["negatives"] for r in _rows(fast)]
+
+
+def test_a_teacher_that_calls_everything_relevant_leaves_only_random_negatives(tmp_path,
+                                                                               tiny_model):
+    from transformers import AutoConfig, BertForSequenceClassification
+
+    config = AutoConfig.from_pretrained(tiny_model, num_labels=1)
+    teacher = BertForSequenceClassification(config)
+    torch.nn.init.zeros_(teacher.classifier.weight)
+    torch.nn.init.constant_(teacher.classifier.bias, 5.0)  # sigmoid(5) ≈ 0.99 for every pair
+    teacher.save_pretrained(tmp_path / "teacher")
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(tmp_path / "teacher")
+    pairs, _ = _pairs()
+    folder = write_dataset(tmp_path / "in", pairs)
+    out = tmp_path / "out"
+    assert main(["negatives", "--input", str(folder), "--output", str(out), "--per-query", "2",
+                 "--margin", "0", "--rank-range", "0:10", "--teacher", str(tmp_path / "teacher"),
+                 "--teacher-max-score", "0.9", "--device", "cpu"]) == 0
+    notes = read_manifest(out).counts.by_reason("note")
+    assert notes["negative_teacher"] > 0
+    assert notes["negative_random_fill"] == notes["negatives_written"] == 2 * len(pairs)

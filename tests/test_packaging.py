@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("pairmill", "schemas", "extractors", "pipelines", "trainer")
 # which extra a folder's optional imports belong to (core deps always count)
 EXTRA_OF = {"extractors/text": {"text"}, "trainer/reporting.py": {"train", "report", "trackers"},
+            "trainer/negatives.py": {"train", "faiss"},
             "trainer": {"train"}, "pairmill/publish.py": {"hub"},
             "pairmill/report": {"report"}, "pairmill/report_charts.py": {"report"}}
 

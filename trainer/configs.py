@@ -184,6 +184,16 @@ class NegativesConfig:
     block_rows: int = setting(16384, "corpus rows scored at once (memory: queries × this)",
                               type=positive_int)
     query_rows: int = setting(1024, "queries searched at once", type=positive_int)
+    search: str = setting("exact", "exact: blocked inner products over the memory-mapped "
+                                   "corpus; faiss: a faiss flat index (pip install faiss-cpu), "
+                                   "faster on large corpora, the embedding matrix in memory",
+                          choices=("exact", "faiss"))
+    teacher: str | None = setting(
+        None, "a cross-encoder folder (Hugging Face sequence classification) that scores each "
+              "candidate against the query; see --teacher-max-score")
+    teacher_max_score: float = setting(
+        0.5, "with --teacher: a candidate the teacher scores at or above this (sigmoid of its "
+             "logit, 0..1) is a likely positive and skipped", type=non_negative_float)
     row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
     seed: int = setting(0, type=non_negative_int)
     device: str | None = setting(None)

@@ -7,10 +7,12 @@ Per task:
    memory holds one row group whatever the corpus size.
 2. Queries are searched --query-rows at a time against --block-rows corpus rows at a time (exact
    inner products, a running top-B merge): peak memory is query_rows × block_rows scores.
+   `--search faiss` uses a faiss flat index instead (the embedding matrix in memory).
 3. From each query's ranks A..B, a candidate is skipped when it is the row's own document (same
    text), a near copy of the positive (the dedup MinHash estimate), or scores above (1 - margin)
-   × the positive's score (sentence-transformers' relative margin); N are sampled from
-   what is left, seeded by the row id, and random documents of the task fill the group when too
+   × the positive's score (sentence-transformers' relative margin), or, given a --teacher
+   cross-encoder, is scored by it as a likely positive; N are sampled from what is left,
+   seeded by the row id, and random documents of the task fill the group when too
    few pass. Every skip and fill is counted in the manifest.
 A finished task leaves a marker under _work/, so a rerun after a failure redoes only the others.
 """
@@ -40,7 +42,7 @@ from .evaluate import embed_texts
 from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
 
 Signer = Callable[[list[str]], np.ndarray]  # texts -> (n, num_perm) MinHash signatures
-SKIPS = ("own_document", "near_duplicate", "above_margin")
+SKIPS = ("own_document", "near_duplicate", "above_margin", "teacher")
 
 
 def _row_groups(paths: list[str], columns: list[str] | None = None):
@@ -124,15 +126,55 @@ def top_candidates(queries: torch.Tensor, embeddings: np.ndarray, k: int, block_
     return best_s, best_i
 
 
+def faiss_search(embeddings: np.ndarray, block_rows: int):
+    """A search function over a faiss flat (exact inner product) index of the corpus."""
+    try:
+        import faiss
+    except ImportError:
+        raise SystemExit("pairmill: --search faiss needs faiss (pip install faiss-cpu)") from None
+    index = faiss.IndexFlatIP(embeddings.shape[1])
+    for start in range(0, embeddings.shape[0], block_rows):
+        index.add(np.ascontiguousarray(embeddings[start:start + block_rows], dtype=np.float32))
+
+    def search(queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, indices = index.search(queries.float().cpu().numpy(), min(k, index.ntotal))
+        return (torch.from_numpy(scores).to(queries.device),
+                torch.from_numpy(indices).long().to(queries.device))
+
+    return search
+
+
+class Teacher:
+    """A cross-encoder's opinion of (query, candidate): sigmoid of its first logit, 0..1."""
+
+    def __init__(self, path: str, device: torch.device, max_length: int):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(path).to(device).eval()
+        self.device, self.max_length = device, max_length
+
+    @torch.no_grad()
+    def scores(self, queries: list[str], documents: list[str], batch: int = 64) -> list[float]:
+        out: list[float] = []
+        for start in range(0, len(queries), batch):
+            tokens = self.tokenizer(queries[start:start + batch], documents[start:start + batch],
+                                    truncation=True, max_length=self.max_length, padding=True,
+                                    return_tensors="pt").to(self.device)
+            out += torch.sigmoid(self.model(**tokens).logits[:, 0].float()).tolist()
+        return out
+
+
 def choose_negatives(row_id: str, positive: str, positive_score: float,
                      positive_signature: np.ndarray | None, candidates: list[int],
                      scores: list[float], corpus: Corpus, texts: dict[int, str], config,
-                     counts: Counts, task: str) -> list[str]:
+                     counts: Counts, task: str, teacher_scores: list[float] | None = None
+                     ) -> list[str]:
     """Up to config.per_query negatives for one row: the window's candidates that pass every
     exclusion, sampled, then random documents of the task (never one the exclusions skipped)."""
     rng = random.Random(f"{config.seed}:{row_id}")
     passed, skipped = [], set()
-    for index, score in zip(candidates, scores, strict=True):
+    for k, (index, score) in enumerate(zip(candidates, scores, strict=True)):
         if texts[index] == positive:
             reason = "own_document"
         elif positive_signature is not None and corpus.signatures is not None and float(
@@ -140,6 +182,8 @@ def choose_negatives(row_id: str, positive: str, positive_score: float,
             reason = "near_duplicate"
         elif score > (1.0 - config.margin) * positive_score:
             reason = "above_margin"
+        elif teacher_scores is not None and teacher_scores[k] >= config.teacher_max_score:
+            reason = "teacher"
         else:
             passed.append(index)
             continue
@@ -170,6 +214,12 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
 
     dim = int(embed(["dimension probe"]).shape[1])
     corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim)
+    if config.search == "faiss":
+        search = faiss_search(corpus.embeddings, config.block_rows)
+    else:
+        def search(queries, k):
+            return top_candidates(queries, corpus.embeddings, k, config.block_rows)
+    teacher = Teacher(config.teacher, device, config.max_length) if config.teacher else None
     own_corpus = corpus_paths == paths
     start, stop = parse_rank_range(config.rank_range)
     rel = f"data/{task}/part-00000.parquet"
@@ -192,16 +242,22 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
                     p = embed(positives)
                     p_sig = signer(positives) if signer is not None else None
                 positive_scores = (q * p.to(q.device)).sum(1).tolist()
-                scores, indices = top_candidates(q, corpus.embeddings, stop, config.block_rows)
+                scores, indices = search(q, stop)
                 scores, indices = scores[:, start:].tolist(), indices[:, start:].tolist()
                 wanted = sorted({i for row in indices for i in row})
                 texts = dict(zip(wanted, corpus.texts.take(pa.array(wanted, pa.int64()))
                                  .to_pylist(), strict=True))
+                judged = None
+                if teacher is not None:
+                    flat = teacher.scores([r["query"] for r, row in zip(block, indices, strict=True)
+                                           for _ in row], [texts[i] for row in indices for i in row])
+                    widths = np.cumsum([0] + [len(row) for row in indices])
+                    judged = [flat[a:b] for a, b in zip(widths[:-1], widths[1:], strict=True)]
                 for j, row in enumerate(block):
                     out_negatives.append(choose_negatives(
                         row["id"], positives[j], positive_scores[j],
                         None if p_sig is None else p_sig[j], indices[j], scores[j], corpus,
-                        texts, config, counts, task))
+                        texts, config, counts, task, None if judged is None else judged[j]))
             offset += len(rows)
             column = pa.array(out_negatives, pa.list_(pa.string()))
             table = table.set_column(table.schema.get_field_index("negatives"), "negatives",
@@ -266,7 +322,9 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
     manifest.extra = {"seconds": round(time.time() - started, 1),
                       "negatives": {"model": storage.portable_name(model),
                                     "per_query": config.per_query, "rank_range": [start, stop],
-                                    "margin": config.margin,
+                                    "margin": config.margin, "search": config.search,
+                                    "teacher": storage.portable_name(config.teacher)
+                                    if config.teacher else None,
                                     "near_duplicate": config.near_duplicate if signer else None}}
     write_manifest(config.output, manifest)
     storage.write_bytes(storage.join(config.output, README_NAME), dataset_readme(manifest).encode())
