@@ -363,7 +363,7 @@ def _eval_stages(settings: dict, data: list[str], folders: dict[str, str], out: 
             path = os.path.join(out, "eval", f"{file_prefix}after.json")
             config = _config("eval", "eval", settings, owned, output=path, **inputs, model=trained)
             result.append(Stage(f"{prefix}-after", "eval", config, path, "file",
-                                [*upstream, "train"]))
+                                [*upstream, *_stage_for(stages, os.path.dirname(trained))]))
     return result
 
 

@@ -122,5 +122,11 @@ def test_a_recipe_mines_negatives_with_the_stage1_model_then_finetunes_from_it(t
     assert finetune.config.model == stage1_model and finetune.config.preset == "stage2"
     assert finetune.config.input == [negatives.output]
     assert finetune.argv[:1] == ["train"] and "--preset" in finetune.argv
+    sources = dict(recipe["sources"], held={"source": "code", "input": [str(tmp_path / "h")]})
+    evaluated = load_recipe(dict(recipe, sources=sources, eval={"data": ["held"]}),
+                            recipe["output"])
+    after = evaluated.stage("eval-after")
+    assert after.config.model == str(tmp_path / "run" / "finetune" / "model")
+    assert "finetune" in after.inputs
     with pytest.raises(ValueError, match="finetune: needs a train section"):
         load_recipe({k: v for k, v in recipe.items() if k != "train"}, recipe["output"])
