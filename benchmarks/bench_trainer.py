@@ -4,8 +4,9 @@
   python benchmarks/bench_trainer.py --device cuda        # GPU: global batch 16,384 at 128 tokens
 
 Both tools train the same model on the same pairs with the same global batch, truncation, chunk
-size (CachedMNRL's `mini_batch_size`; pairmill's token budget = chunk × max length), loss (the GTE
-four-direction partition: CachedMNRL with all four `directions`, scale 1/τ) and dropout on. Each
+size (CachedMNRL's `mini_batch_num_tokens`, its padding-aware mini-batches, and pairmill's token
+budget are both chunk × max length), loss (the GTE four-direction partition: CachedMNRL with all
+four `directions`, scale 1/τ) and dropout on. Each
 (tool, model) runs in its own process so peak memory is its own: GPU memory from
 `torch.cuda.max_memory_allocated`, on CPU the process's peak resident set.
 pairmill runs through `pairmill.trainer.train` (streaming reader, background tokenisation,
@@ -125,8 +126,10 @@ def run_cached_mnrl(args, model: str, data: Path, workdir: Path) -> dict:
     st = SentenceTransformer(model, device=device)
     st.max_seq_length = args.max_length
     st.train()
+    # mini_batch_num_tokens: padding-aware mini-batches, the same budget as pairmill's chunks
     loss_fn = CachedMultipleNegativesRankingLoss(
         st, scale=100.0, mini_batch_size=args.chunk,
+        mini_batch_num_tokens=args.chunk * args.max_length,
         directions=("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"))
     optimizer = torch.optim.AdamW(st.parameters(), lr=1e-5)
     table = pq.read_table(sorted((data / "data" / "code_docstring_code").glob("*.parquet"))[0],
@@ -229,7 +232,7 @@ def main() -> None:
     existing[f"{'gpu' if gpu else 'cpu'}-{args.texts}-texts"] = {
         "device": device_name, "torch": torch.__version__,
         "settings": {"texts": args.texts, "batch_size": args.batch_size, "max_length": args.max_length,
-                     "chunk": args.chunk,
+                     "chunk": args.chunk, "cached_mnrl_mini_batch_num_tokens": args.chunk * args.max_length,
                      "steps_timed": args.steps - 1, "loss": "gte four-direction, tau 0.01",
                      "dropout": True, "bf16": gpu},
         "results": results,

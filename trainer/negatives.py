@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from tqdm import tqdm
 
 from .. import __version__
 from ..schemas import PAIR_SCHEMA, Manifest, describe_file, storage, write_manifest
@@ -77,7 +78,7 @@ class Corpus:
 
     @classmethod
     def build(cls, folder: Path, paths: list[str], embed: Callable[[list[str]], torch.Tensor],
-              signer: Signer | None, dim: int) -> Corpus:
+              signer: Signer | None, dim: int, progress: str = "") -> Corpus:
         if (folder / "corpus.done").exists():
             return cls(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,9 @@ class Corpus:
         signatures = None
         schema = pa.schema([("document", pa.large_string())])
         at = 0
-        with pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, \
+        bar = tqdm(total=n, unit="doc", desc=progress or "documents", file=sys.stderr,
+                   dynamic_ncols=True)
+        with bar, pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, \
                 pa.ipc.new_file(sink, schema) as writer:
             for table in _row_groups(paths, ["document"]):
                 texts = table.column("document").to_pylist()
@@ -101,8 +104,7 @@ class Corpus:
                     signatures[at:at + len(texts)] = sig
                 writer.write_table(pa.table({"document": pa.array(texts, pa.large_string())}))
                 at += len(texts)
-                print(f"pairmill: negatives: {at:,}/{n:,} candidate documents embedded",
-                      file=sys.stderr)
+                bar.update(len(texts))
         embeddings.flush()
         if signatures is not None:
             signatures.flush()
@@ -213,7 +215,8 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
             return embed_texts(encoder, encode, texts, kind, pad, device)
 
     dim = int(embed(["dimension probe"]).shape[1])
-    corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim)
+    corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim,
+                          f"{task}: embedding candidates")
     if config.search == "faiss":
         search = faiss_search(corpus.embeddings, config.block_rows)
     else:
@@ -226,6 +229,8 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
     total, done, offset = _row_count(paths), 0, 0
     sink = storage.open_output(storage.join(config.output, rel))
     writer = pq.ParquetWriter(sink, PAIR_SCHEMA, compression="zstd")
+    bar = tqdm(total=total, unit="query", desc=f"{task}: searching", file=sys.stderr,
+               dynamic_ncols=True)
     try:
         for table in _row_groups(paths):
             rows = table.to_pylist()
@@ -266,8 +271,9 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
             writer.write_table(table.select(PAIR_SCHEMA.names).cast(PAIR_SCHEMA),
                                row_group_size=config.row_group_size)
             done += len(rows)
-            print(f"pairmill: negatives {task}: {done:,}/{total:,} queries", file=sys.stderr)
+            bar.update(len(rows))
     finally:
+        bar.close()
         writer.close()
         sink.close()
     return done
