@@ -181,6 +181,8 @@ class NegativesConfig:
                                          "positive reaches this is a copy of it and skipped",
                                     type=non_negative_float)
     max_length: int = setting(128, "tokens per text", type=positive_int)
+    token_budget: int = setting(8192, "padded tokens embedded at once (memory grows with it)",
+                                type=positive_int)
     block_rows: int = setting(16384, "corpus rows scored at once (memory: queries × this)",
                               type=positive_int)
     query_rows: int = setting(1024, "queries searched at once", type=positive_int)

@@ -212,7 +212,7 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
                counts: Counts) -> int:
     def embed(texts: list[str], kind: str = "document") -> torch.Tensor:
         with torch.no_grad():
-            return embed_texts(encoder, encode, texts, kind, pad, device)
+            return embed_texts(encoder, encode, texts, kind, pad, device, config.token_budget)
 
     dim = int(embed(["dimension probe"]).shape[1])
     corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim,
