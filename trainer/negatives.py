@@ -20,6 +20,7 @@ A finished task leaves a marker under _work/, so a rerun after a failure redoes 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -282,6 +283,8 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
 def mine_negatives(config, signer: Signer | None = None) -> int:
     """Run `pairmill negatives`; `signer` gives MinHash signatures for the near-copy check (the
     CLI passes the dedup step's; the trainer package itself does not import the pipelines)."""
+    # nothing here forks, so the tokenizer may use every core (offline() turns that off by default)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     offline()
     started = time.time()
     parse_rank_range(config.rank_range)
