@@ -180,3 +180,40 @@ def test_a_teacher_that_calls_everything_relevant_leaves_only_random_negatives(t
     notes = read_manifest(out).counts.by_reason("note")
     assert notes["negative_teacher"] > 0
     assert notes["negative_random_fill"] == notes["negatives_written"] == 2 * len(pairs)
+
+
+def test_an_output_url_keeps_its_work_files_on_this_machine(tmp_path):
+    """`--output file://...` (any URL): the dataset goes there, the memory-mapped corpus to a
+    local temporary folder, and a rerun finds its finished tasks there."""
+    from pairmill.trainer.negatives import _work_folder
+
+    pairs, _ = _pairs()
+    folder = write_dataset(tmp_path / "in", pairs[:12])
+    url = f"file://{tmp_path}/remote"
+    assert main(["negatives", "--input", str(folder), "--output", url, "--per-query", "2",
+                 "--device", "cpu"]) == 0
+    assert len(_rows(tmp_path / "remote")) == 12
+    assert not (tmp_path / "remote" / "_work").exists()
+    assert (_work_folder(url) / TASK / "task.done").is_file()
+    assert main(["negatives", "--input", str(folder), "--output", url, "--per-query", "2",
+                 "--device", "cpu", "--overwrite"]) == 0
+
+
+def test_a_corpus_is_reused_only_when_made_the_same_way(tmp_path):
+    from pairmill.trainer.negatives import Corpus
+
+    pairs, _ = _pairs()
+    folder = write_dataset(tmp_path / "in", pairs)
+    paths = [str(p) for p in sorted(folder.glob("data/*/*.parquet"))]
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        return torch.nn.functional.normalize(torch.ones(len(texts), 4), dim=1)
+
+    work = tmp_path / "work"
+    assert len(Corpus.build(work, paths, embed, None, 4, made_by="model A")) == len(pairs)
+    Corpus.build(work, paths, embed, None, 4, made_by="model A")
+    assert sum(calls) == len(pairs)  # reused
+    Corpus.build(work, paths, embed, None, 4, made_by="model B")
+    assert sum(calls) == 2 * len(pairs)  # another model: embedded again

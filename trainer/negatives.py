@@ -14,15 +14,19 @@ Per task:
    cross-encoder, is scored by it as a likely positive; N are sampled from what is left,
    seeded by the row id, and random documents of the task fill the group when too
    few pass. Every skip and fill is counted in the manifest.
-A finished task leaves a marker under _work/, so a rerun after a failure redoes only the others.
+A finished task leaves a marker under _work/ (a local temporary folder when the output is a URL),
+so a rerun after a failure redoes only the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,9 +83,13 @@ class Corpus:
 
     @classmethod
     def build(cls, folder: Path, paths: list[str], embed: Callable[[list[str]], torch.Tensor],
-              signer: Signer | None, dim: int, progress: str = "") -> Corpus:
-        if (folder / "corpus.done").exists():
+              signer: Signer | None, dim: int, progress: str = "", made_by: str = "") -> Corpus:
+        """The corpus in `folder`, embedded now unless an earlier run finished it with the same
+        `made_by` (model, length, inputs): another model's embeddings are never reused."""
+        done = folder / "corpus.done"
+        if done.exists() and done.read_text() == made_by:
             return cls(folder)
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
         n = _row_count(paths)
         embeddings = np.lib.format.open_memmap(folder / "embeddings.npy", mode="w+",
@@ -109,7 +117,7 @@ class Corpus:
         embeddings.flush()
         if signatures is not None:
             signatures.flush()
-        (folder / "corpus.done").write_text(str(n))
+        done.write_text(made_by)
         return cls(folder)
 
 
@@ -176,14 +184,18 @@ def choose_negatives(row_id: str, positive: str, positive_score: float,
     """Up to config.per_query negatives for one row: the window's candidates that pass every
     exclusion, sampled, then random documents of the task (never one the exclusions skipped)."""
     rng = random.Random(f"{config.seed}:{row_id}")
+    similar = None  # MinHash estimate of each candidate's Jaccard similarity to the positive
+    if positive_signature is not None and corpus.signatures is not None and candidates:
+        similar = (np.asarray(corpus.signatures[candidates]) == positive_signature).mean(axis=1)
+    threshold = (1.0 - config.margin) * positive_score
+    reasons: dict[str, int] = {}
     passed, skipped = [], set()
     for k, (index, score) in enumerate(zip(candidates, scores, strict=True)):
         if texts[index] == positive:
             reason = "own_document"
-        elif positive_signature is not None and corpus.signatures is not None and float(
-                np.mean(corpus.signatures[index] == positive_signature)) >= config.near_duplicate:
+        elif similar is not None and similar[k] >= config.near_duplicate:
             reason = "near_duplicate"
-        elif score > (1.0 - config.margin) * positive_score:
+        elif score > threshold:
             reason = "above_margin"
         elif teacher_scores is not None and teacher_scores[k] >= config.teacher_max_score:
             reason = "teacher"
@@ -191,19 +203,24 @@ def choose_negatives(row_id: str, positive: str, positive_score: float,
             passed.append(index)
             continue
         skipped.add(index)
-        counts.add("note", f"negative_{reason}", 1, task)
+        reasons[reason] = reasons.get(reason, 0) + 1
     chosen = rng.sample(passed, min(config.per_query, len(passed)))
     picked = [texts[i] for i in chosen]
-    tries = 0
+    hard, tries = len(picked), 0
     while len(picked) < config.per_query and tries < 20 * config.per_query:
         tries += 1
         index = rng.randrange(len(corpus))
+        if index in chosen or index in skipped:
+            continue
         text = corpus.texts[index].as_py()
-        if index in chosen or index in skipped or text == positive or text in picked:
+        if text == positive or text in picked:
             continue
         chosen.append(index)
         picked.append(text)
-        counts.add("note", "negative_random_fill", 1, task)
+    for reason, n in reasons.items():
+        counts.add("note", f"negative_{reason}", n, task)
+    if len(picked) > hard:
+        counts.add("note", "negative_random_fill", len(picked) - hard, task)
     counts.add("note", "negatives_written", len(picked), task)
     return picked
 
@@ -216,8 +233,10 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
             return embed_texts(encoder, encode, texts, kind, pad, device, config.token_budget)
 
     dim = int(embed(["dimension probe"]).shape[1])
+    made_by = json.dumps({"model": config.model, "max_length": config.max_length,
+                          "corpus": corpus_paths, "signatures": signer is not None})
     corpus = Corpus.build(work / "corpus", corpus_paths, embed, signer, dim,
-                          f"{task}: embedding candidates")
+                          f"{task}: embedding candidates", made_by)
     if config.search == "faiss":
         search = faiss_search(corpus.embeddings, config.block_rows)
     else:
@@ -280,6 +299,15 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
     return done
 
 
+def _work_folder(output: str) -> Path:
+    """Where the memory-mapped corpus and task markers live: OUTPUT/_work for a local output,
+    a folder in the machine's temporary directory (one per output URL) for a remote one."""
+    if "://" not in output:
+        return Path(output) / "_work"
+    digest = hashlib.sha256(output.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"pairmill-negatives-{digest}"
+
+
 def mine_negatives(config, signer: Signer | None = None) -> int:
     """Run `pairmill negatives`; `signer` gives MinHash signatures for the near-copy check (the
     CLI passes the dedup step's; the trainer package itself does not import the pipelines)."""
@@ -297,9 +325,9 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
     missing = sorted(set(tasks) - set(corpus_tasks))
     if missing:
         raise ValueError(f"--corpus has no documents for task(s) {', '.join(missing)}")
-    work_root = Path(config.output) / "_work"
-    if config.overwrite:
-        storage.delete_dir(storage.join(config.output, "_work"))
+    work_root = _work_folder(config.output)
+    if config.overwrite and work_root.exists():
+        shutil.rmtree(work_root)
     model = config.model or default_model_path()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     encoder = Encoder.from_pretrained(model, dropout=False).to(device).eval()
@@ -312,8 +340,10 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
         work = work_root / task
         marker = work / "task.done"
         rel = f"data/{task}/part-00000.parquet"
-        if marker.exists():
-            counts += Counts.from_json(json.loads(marker.read_text()))
+        command = redact_argv(["pairmill", *config.argv()])
+        finished = json.loads(marker.read_text()) if marker.exists() else {}
+        if finished.get("command") == command and storage.exists(storage.join(config.output, rel)):
+            counts += Counts.from_json(finished["counts"])
             print(f"pairmill: negatives {task}: finished in an earlier run, kept", file=sys.stderr)
         else:
             task_counts = Counts()
@@ -322,7 +352,8 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
             task_counts.add("total", "rows_in", rows, task)
             task_counts.add("total", "rows_out", rows, task)
             task_counts.add("total", "pairs_kept", rows, task)
-            marker.write_text(json.dumps(task_counts.to_json()))
+            shutil.rmtree(work / "corpus")  # the embeddings are not needed once a task is done
+            marker.write_text(json.dumps({"command": command, "counts": task_counts.to_json()}))
             counts += task_counts
         manifest.tasks[task] = [describe_file(config.output, rel)]
     manifest.counts = counts
