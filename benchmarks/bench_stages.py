@@ -50,7 +50,7 @@ def mine(work: Path) -> list[str]:
                    str(REALDATA / "reddit" / "AskWomen_submissions.zst")],
         "arxiv": ["mine", "arxiv", "--input",
                   str(REALDATA / "arxiv" / "arxiv-metadata-oai-snapshot.sample.jsonl")],
-        "s2orc": ["mine", "s2orc", "--input", str(REALDATA / "s2orc")],
+        "s2orc": ["mine", "s2orc", "--input", str(REALDATA / "s2orc" / "*.json")],
     }
     for name, argv in runs.items():
         _cli(*argv, "--output", str(work / "mined" / name))
@@ -71,12 +71,13 @@ def split(mined: list[str], work: Path) -> tuple[str, str]:
                 held = int(hashlib.sha256(row["id"].encode()).hexdigest(), 16) % 5 == 0
                 parts["heldout" if held else "train"].setdefault(row["task"], []).append(row)
     for name, tasks in parts.items():
-        manifest = Manifest()
+        manifest = Manifest(row_group_size=100)
         for task, rows in sorted(tasks.items()):
             rel = f"data/{task}/part-00000.parquet"
             (work / name / rel).parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_pylist(sorted(rows, key=lambda r: r["id"]),
-                                                schema=PAIR_SCHEMA), work / name / rel)
+                                                schema=PAIR_SCHEMA), work / name / rel,
+                           row_group_size=100)
             manifest.tasks[task] = [describe_file(str(work / name), rel)]
         write_manifest(str(work / name), manifest)
     return str(work / "train"), str(work / "heldout")

@@ -217,3 +217,25 @@ def test_a_corpus_is_reused_only_when_made_the_same_way(tmp_path):
     assert sum(calls) == len(pairs)  # reused
     Corpus.build(work, paths, embed, None, 4, made_by="model B")
     assert sum(calls) == 2 * len(pairs)  # another model: embedded again
+
+
+def test_outputs_keep_the_row_group_size_their_manifest_promises(tmp_path, tiny_model):
+    """Input row groups of another size were written as they came, and training then refused
+    the dataset ("row group 0 has 100 rows, the manifest implies 140")."""
+    pairs, _ = _pairs()
+    folder = write_dataset(tmp_path / "in", pairs)
+    out = tmp_path / "out"
+    assert main(["negatives", "--input", str(folder), "--output", str(out), "--per-query", "2",
+                 "--row-group-size", "7", "--device", "cpu"]) == 0
+    filtered = tmp_path / "filtered"
+    assert main(["filter", "--input", str(out), "--output", str(filtered), "--pool", "16",
+                 "--top-k", "8", "--row-group-size", "4", "--device", "cpu"]) == 0
+    for folder_, size in ((out, 7), (filtered, 4)):
+        for path in folder_.glob("data/*/*.parquet"):
+            meta = pq.ParquetFile(path).metadata
+            sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+            assert all(n == size for n in sizes[:-1]) and 0 < sizes[-1] <= size, sizes
+    assert main(["train", "--input", str(filtered), "--output", str(tmp_path / "run"),
+                 "--model", str(tiny_model), "--steps", "1", "--batch-size", "4",
+                 "--group-size", "3", "--max-length", "32", "--device", "cpu",
+                 "--no-progress"]) == 0

@@ -18,8 +18,8 @@ import torch
 
 from .. import __version__
 from ..schemas import (
-    PAIR_SCHEMA,
     Manifest,
+    PairsFileWriter,
     describe_file,
     load_verified_manifest,
     storage,
@@ -102,9 +102,8 @@ def consistency_filter(config) -> int:
                 counts.add("drop", "inconsistent", pool.num_rows - len(keep), task)
                 if keep:
                     if writer is None:
-                        writer = pq.ParquetWriter(sink, PAIR_SCHEMA, compression="zstd")
-                    writer.write_table(pool.take(keep).cast(PAIR_SCHEMA),
-                                       row_group_size=config.row_group_size)
+                        writer = PairsFileWriter(sink, config.row_group_size)
+                    writer.write(pool.take(keep))
                     kept_rows += len(keep)
                 print(f"pairmill: filter {task}: {seen:,} pairs ranked, {kept_rows:,} kept",
                       file=sys.stderr)

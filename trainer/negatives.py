@@ -38,7 +38,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..schemas import PAIR_SCHEMA, Manifest, describe_file, storage, write_manifest
+from ..schemas import Manifest, PairsFileWriter, describe_file, storage, write_manifest
 from ..schemas.counts import Counts
 from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
@@ -248,7 +248,7 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
     rel = f"data/{task}/part-00000.parquet"
     total, done, offset = _row_count(paths), 0, 0
     sink = storage.open_output(storage.join(config.output, rel))
-    writer = pq.ParquetWriter(sink, PAIR_SCHEMA, compression="zstd")
+    writer = PairsFileWriter(sink, config.row_group_size)
     bar = tqdm(total=total, unit="query", desc=f"{task}: searching", file=sys.stderr,
                dynamic_ncols=True)
     try:
@@ -288,8 +288,7 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
             table = table.set_column(table.schema.get_field_index("negatives"), "negatives",
                                      column) if "negatives" in table.schema.names \
                 else table.append_column("negatives", column)
-            writer.write_table(table.select(PAIR_SCHEMA.names).cast(PAIR_SCHEMA),
-                               row_group_size=config.row_group_size)
+            writer.write(table)
             done += len(rows)
             bar.update(len(rows))
     finally:
