@@ -102,12 +102,12 @@ def run_pairmill(args, model: str, data: Path, workdir: Path) -> dict:
     from pairmill.trainer.train import TrainConfig, train
 
     out = workdir / "pairmill-run"
-    train(TrainConfig(data=[str(data)], output=str(out), model=model, batch_size=args.batch_size,
+    train(TrainConfig(input=[str(data)], output=str(out), model=model, batch_size=args.batch_size,
                       steps=args.steps, lr=1e-5, max_length=args.max_length,
                       token_budget=args.chunk * args.max_length, chunk_rows=args.chunk_rows,
                       loss="gte", temperature=0.01, checkpoint_every=10**9, progress=False,
                       device=args.device, bf16="auto" if args.device.startswith("cuda") else "off",
-                      group_size=1), overwrite=True)
+                      group_size=1, overwrite=True))
     lines = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     timed = lines[-1]["elapsed_s"] - lines[0]["elapsed_s"]
     return {"pairs_per_s": args.batch_size * (len(lines) - 1) / timed,

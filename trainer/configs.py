@@ -77,8 +77,9 @@ class TrainConfig(MixtureSettings):
            "`negatives` column (`pairmill negatives`); 1 uses in-batch negatives only",
         type=positive_int)
     preset: str | None = setting(
-        None, "stage2: GTE's fine-tuning settings for those not given (batch 128, group 16, "
-              "512 tokens, learning rate 2e-6: the default divided by ten)", choices=("stage2",))
+        None, "stage2: GTE's fine-tuning settings (batch 128, group 16, 512 tokens, learning "
+              "rate 2e-6: the default divided by ten) for every one of these left at its default "
+              "value", choices=("stage2",))
     matryoshka_dims: tuple[int, ...] = setting(
         (), "also train truncated embeddings (for example 384,256,128,64): the loss is summed "
             "over these leading dimensions, each renormalised", type=comma_ints, metavar="DIMS")
