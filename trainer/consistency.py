@@ -13,7 +13,6 @@ import sys
 import time
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from .. import __version__
@@ -21,42 +20,28 @@ from ..schemas import (
     Manifest,
     PairsFileWriter,
     describe_file,
-    load_verified_manifest,
     storage,
     write_manifest,
 )
 from ..schemas.counts import Counts
 from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
+from .data import files_by_task, row_groups
 from .evaluate import embed_texts, ranks_of_positives
 from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
-
-
-def _rows_by_task(inputs: list[str]):
-    """task -> [Parquet file paths] over every verified input dataset, in order."""
-    files: dict[str, list[str]] = {}
-    for folder in inputs:
-        manifest = load_verified_manifest(folder)
-        for task, entries in sorted(manifest.tasks.items()):
-            files.setdefault(task, []).extend(storage.join(folder, e.path) for e in entries)
-    return files
 
 
 def _pools(paths: list[str], size: int):
     """Tables of `size` rows (the last one smaller) over the files, a row group at a time."""
     held: list[pa.Table] = []
     rows = 0
-    for path in paths:
-        with storage.open_input(path) as f:
-            parquet = pq.ParquetFile(f)
-            for i in range(parquet.num_row_groups):
-                table = parquet.read_row_group(i)
-                held.append(table)
-                rows += table.num_rows
-                while rows >= size:
-                    merged = pa.concat_tables(held)
-                    yield merged.slice(0, size)
-                    held, rows = [merged.slice(size)], rows - size
+    for table in row_groups(paths):
+        held.append(table)
+        rows += table.num_rows
+        while rows >= size:
+            merged = pa.concat_tables(held)
+            yield merged.slice(0, size)
+            held, rows = [merged.slice(size)], rows - size
     if rows:
         yield pa.concat_tables(held)
 
@@ -70,7 +55,7 @@ def consistency_filter(config) -> int:
         raise ValueError("--output must not be one of the --input datasets")
     if config.top_k >= config.pool:
         raise ValueError("--top-k must be smaller than --pool")
-    tasks = _rows_by_task(config.input)  # refuses damaged inputs before any work
+    tasks = files_by_task(config.input)  # refuses damaged inputs before any work
     model = config.model or default_model_path()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     encoder = Encoder.from_pretrained(model).to(device).eval()

@@ -43,20 +43,12 @@ from ..schemas.counts import Counts
 from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
 from .configs import parse_rank_range
-from .consistency import _rows_by_task
+from .data import files_by_task, row_groups
 from .evaluate import embed_texts
 from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
 
 Signer = Callable[[list[str]], np.ndarray]  # texts -> (n, num_perm) MinHash signatures
 SKIPS = ("own_document", "near_duplicate", "above_margin", "teacher")
-
-
-def _row_groups(paths: list[str], columns: list[str] | None = None):
-    for path in paths:
-        with storage.open_input(path) as f:
-            parquet = pq.ParquetFile(f)
-            for i in range(parquet.num_row_groups):
-                yield parquet.read_row_group(i, columns=columns)
 
 
 def _row_count(paths: list[str]) -> int:
@@ -101,7 +93,7 @@ class Corpus:
                    dynamic_ncols=True)
         with bar, pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, \
                 pa.ipc.new_file(sink, schema) as writer:
-            for table in _row_groups(paths, ["document"]):
+            for table in row_groups(paths, ["document"]):
                 texts = table.column("document").to_pylist()
                 embeddings[at:at + len(texts)] = embed(texts).cpu().numpy().astype(np.float16)
                 if signer is not None:
@@ -252,7 +244,7 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
     bar = tqdm(total=total, unit="query", desc=f"{task}: searching", file=sys.stderr,
                dynamic_ncols=True)
     try:
-        for table in _row_groups(paths):
+        for table in row_groups(paths):
             rows = table.to_pylist()
             out_negatives = []
             for first in range(0, len(rows), config.query_rows):
@@ -319,8 +311,8 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
         raise ValueError("--output must not be one of the --input datasets")
     if storage.exists(storage.join(config.output, "manifest.json")) and not config.overwrite:
         raise FileExistsError(f"{config.output}: already holds a dataset (use --overwrite)")
-    tasks = _rows_by_task(config.input)
-    corpus_tasks = _rows_by_task(config.corpus) if config.corpus else tasks
+    tasks = files_by_task(config.input)
+    corpus_tasks = files_by_task(config.corpus) if config.corpus else tasks
     missing = sorted(set(tasks) - set(corpus_tasks))
     if missing:
         raise ValueError(f"--corpus has no documents for task(s) {', '.join(missing)}")

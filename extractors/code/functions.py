@@ -247,8 +247,10 @@ def _function_name(node: Node, text: bytes) -> str:
     name = node.child_by_field_name("name")
     if name is None and node.type == "pair":
         name = node.child_by_field_name("key")
-    if name is None and node.type == "expression_statement" and _called_function(node):
-        name = _called_function(node).child_by_field_name("name")
+    called = _called_function(node) if name is None and node.type == "expression_statement" \
+        else None
+    if called is not None:
+        name = called.child_by_field_name("name")
     if name is None:  # JS: `const f = () => ...` or `a.b = function () {...}`
         target = node.named_children[0] if node.named_children else None
         if target is not None and target.type == "variable_declarator":
