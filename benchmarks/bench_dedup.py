@@ -53,7 +53,7 @@ def stdlib_documents(count: int, size: int = 1500) -> list[str]:
 def signature_speed(docs: list[str]) -> dict:
     from datasketch import MinHash
 
-    from pairmill.pipelines.minhash import signatures
+    from pairmill.dataset.minhash import signatures
 
     out = {"documents": len(docs), "mean_bytes": int(np.mean([len(d) for d in docs]))}
 
@@ -93,7 +93,8 @@ def make_pairs_dataset(folder: Path, n: int, seed: int = 5) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, pair_id, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest, pair_id
 
     rng = np.random.default_rng(seed)
     vocab = np.array([f"w{i}" for i in range(50_000)])

@@ -27,7 +27,8 @@ RESULTS = Path(__file__).parent / "results" / "filter.json"
 
 def _dataset(tmp: Path, n: int) -> tuple[Path, list[dict]]:
     from pairmill.cli import main
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest, make_pair
 
     mined = tmp / "se"
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):

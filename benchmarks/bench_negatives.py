@@ -67,7 +67,8 @@ def _write(rows: list[dict], folder: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest
 
     rel = "data/stackexchange_question_answer/part-00000.parquet"
     (folder / rel).parent.mkdir(parents=True)
@@ -82,9 +83,8 @@ def run_pairmill(folder: str, model: str, max_length: str, corpus: str, device: 
     import transformers  # noqa: F401
     from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
 
-    import pairmill.negatives  # noqa: F401
-    import pairmill.pipelines.minhash  # noqa: F401
-    import pairmill.trainer.negatives  # noqa: F401
+    import pairmill.dataset.minhash  # noqa: F401
+    import pairmill.trainer.negatives  # noqa: F401  # noqa: F401
     from pairmill.cli import main
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -63,7 +63,8 @@ def split(mined: list[str], work: Path) -> tuple[str, str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest
 
     parts: dict[str, dict[str, list]] = {"train": {}, "heldout": {}}
     for folder in mined:

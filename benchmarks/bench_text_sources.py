@@ -194,12 +194,12 @@ WORKLOADS = {"web": crawl, "reddit": reddit, "stackexchange": stackexchange, "ar
 def _extract_only(source: str, args: list[str]) -> int:
     """pairmill's readers and extractors over the inputs, no Beam: pairs returned by extraction."""
     from pairmill.cli import build_parser
-    from pairmill.commands import mine_config_from_args
+    from pairmill.commands import command
+    from pairmill.extractors.inputs import open_input
     from pairmill.extractors.registry import source as source_spec
-    from pairmill.pipelines.inputs import open_input
     from pairmill.pipelines.mine import resolve_inputs
 
-    config = mine_config_from_args(build_parser().parse_args(
+    config = command("mine").config_from_args(build_parser().parse_args(
         ["mine", source, *args, "--output", "unused"]), [])
     spec = source_spec(config.source)
     options = spec.prepare(config.options, config.inputs)

@@ -53,7 +53,8 @@ def make_dataset(root: Path, rows: int, words: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest, make_pair
 
     out = root / f"pairs-{rows}-{words}"
     if (out / "manifest.json").exists():

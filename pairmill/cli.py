@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import __version__
-from .commands import COMMANDS, add_mine_command, command, mine_config_from_args
+from .commands import COMMANDS, command
 
 
 def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
@@ -23,7 +23,6 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         epilog="mine and dedup also accept Beam's flags (--runner, --direct_num_workers, ...).")
     parser.add_argument("--version", action="version", version=f"pairmill {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_mine_command(commands)
     for cmd in COMMANDS:
         cmd.add_parser(commands)
     return parser
@@ -47,11 +46,6 @@ def quiet_beam_imports() -> None:
 
 def run_parsed(args: argparse.Namespace, extra: list[str]) -> int:
     """Build the command's config from parsed flags and run its library function."""
-    if args.command == "mine":
-        from .pipelines.mine import mine
-
-        quiet_beam_imports()
-        return mine(mine_config_from_args(args, extra))
     cmd = command(args.command)
     if cmd.beam:
         quiet_beam_imports()
@@ -62,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and not (args.command == "mine" or command(args.command).beam):
+    if extra and not command(args.command).beam:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return guarded(lambda: run_parsed(args, extra))
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .configs import DemoConfig, PublishConfig, ReportConfig, RunConfig
-from .pipelines.configs import (
+from .dataset.settings import (
+    MINE_GROUPS,
     DedupConfig,
-    FilterSettings,
     MineConfig,
-    ReadSettings,
-    ShardSettings,
     StatsConfig,
     WriteSettings,
 )
@@ -56,14 +55,64 @@ class Command:
         return config_from_args(self.config, args, **overrides)
 
 
+class MineCommand(Command):
+    """`pairmill mine SOURCE`: one subcommand per registered source (and its aliases), each with
+    its inputs, the source's own settings and the settings groups every mine takes."""
+
+    def add_parser(self, commands) -> argparse.ArgumentParser:
+        from .extractors.registry import sources
+
+        mine = commands.add_parser(self.name, help=self.help, description=self.description)
+        sub = mine.add_subparsers(dest="source", required=True, metavar="SOURCE")
+        for spec in sources().values():
+            parser = sub.add_parser(spec.name, help=spec.help, description=spec.description,
+                                    aliases=list(spec.aliases))
+            for kind in spec.inputs:
+                parser.add_argument(f"--{kind.name}", dest=f"input_{kind.name}", nargs="+",
+                                    required=kind.required, default=[], metavar=kind.metavar,
+                                    help=kind.help)
+            add_flags(parser, spec.options)
+            for _, group in mine_groups(spec):
+                add_flags(parser, group)
+        return mine
+
+    def config_from_args(self, args: argparse.Namespace, extra: list[str]) -> MineConfig:
+        from .extractors.registry import source
+
+        spec = source(args.source)
+        if args.source != spec.name:
+            print(f"pairmill: warning: `mine {args.source}` is deprecated, use `mine {spec.name}`",
+                  file=sys.stderr)
+        inputs = {k.name: list(getattr(args, f"input_{k.name}")) for k in spec.inputs}
+        return build_mine_config(spec, inputs, lambda cls: config_from_args(cls, args), extra)
+
+
+def mine_groups(spec) -> list[tuple[str, type]]:
+    """The settings groups a source's `mine` takes: reading limits only for file records."""
+    reads_records = any(kind.records is not None for kind in spec.inputs)
+    return [(name, cls) for name, cls in MINE_GROUPS if name != "read" or reads_records]
+
+
+def build_mine_config(spec, inputs: dict[str, list[str]], make, beam_args: list[str]
+                      ) -> MineConfig:
+    """A MineConfig whose settings groups come from `make(settings_class)`: parsed flags for
+    the command line, a recipe section for `pairmill run`; one path for both."""
+    groups = {name: make(cls) for name, cls in mine_groups(spec)}
+    return MineConfig(source=spec.name, inputs=inputs, options=make(spec.options),
+                      beam_args=list(beam_args), **groups)
+
+
 COMMANDS = (
+    MineCommand("mine", "extract pairs from a source into a pairs dataset",
+                "Extract pairs from a source's dump files into a pairs dataset.", MineConfig,
+                ".pipelines.mine:mine", beam=True),
     Command("dedup", "remove exact and near duplicates, and evaluation-set contamination",
             "Merge pairs datasets, remove exact and MinHash-LSH near duplicates and pairs that "
             "collide with evaluation texts, write one pairs dataset.",
             DedupConfig, ".pipelines.dedup:dedup", beam=True, writes_dataset=True),
     Command("stats", "summary of a pairs dataset", "Rows per task and language, counters, dead "
             "letters per reason, and any integrity problem.", StatsConfig,
-            ".pipelines.stats:stats"),
+            ".dataset.stats:stats"),
     Command("mix", "write the training mixture as sequential one-task-per-batch shards",
             "Materialise the trainer's mixture plan: every aligned block of --batch-size rows is "
             "one task, in the order `pairmill train` would use.", MixConfig, ".trainer.mix:mix"),
@@ -84,7 +133,7 @@ COMMANDS = (
             "nearest documents, and write the dataset with a `negatives` column: --per-query "
             "documents sampled from ranks --rank-range, never the row's own document, one "
             "scoring above the --margin, or a near copy of the positive.",
-            NegativesConfig, ".negatives:negatives_command"),
+            NegativesConfig, ".trainer.negatives:negatives_command"),
     Command("publish", "upload a pairs dataset (or a trained model) to the Hugging Face Hub",
             "Builds the repository folder (data files, manifest, card with one config per task) "
             "and uploads it with huggingface_hub. The token comes from HF_TOKEN or `hf auth "
@@ -103,43 +152,3 @@ COMMANDS = (
 
 def command(name: str) -> Command:
     return next(c for c in COMMANDS if c.name == name)
-
-
-def add_mine_command(commands) -> dict[str, object]:
-    """`pairmill mine SOURCE`, one subcommand per registered source (and its aliases)."""
-    from .extractors.registry import sources
-
-    mine = commands.add_parser("mine", help="extract pairs from a source into a pairs dataset")
-    sub = mine.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    for spec in sources().values():
-        parser = sub.add_parser(spec.name, help=spec.help, description=spec.description,
-                                aliases=list(spec.aliases))
-        for kind in spec.inputs:
-            parser.add_argument(f"--{kind.name}", dest=f"input_{kind.name}", nargs="+",
-                                required=kind.required, default=[], metavar=kind.metavar,
-                                help=kind.help)
-        add_flags(parser, spec.options)
-        if any(kind.records is not None for kind in spec.inputs):  # limits of file records
-            add_flags(parser, ReadSettings)
-        add_flags(parser, ShardSettings)
-        add_flags(parser, FilterSettings)
-        add_flags(parser, WriteSettings)
-    return mine
-
-
-def mine_config_from_args(args: argparse.Namespace, extra: list[str]) -> MineConfig:
-    import sys
-
-    from .extractors.registry import source
-
-    spec = source(args.source)
-    if args.source != spec.name:
-        print(f"pairmill: warning: `mine {args.source}` is deprecated, use `mine {spec.name}`",
-              file=sys.stderr)
-    return MineConfig(source=spec.name,
-                      inputs={k.name: list(getattr(args, f"input_{k.name}")) for k in spec.inputs},
-                      options=config_from_args(spec.options, args),
-                      write=config_from_args(WriteSettings, args),
-                      read=config_from_args(ReadSettings, args),
-                      shards=config_from_args(ShardSettings, args),
-                      filters=config_from_args(FilterSettings, args), beam_args=list(extra))

@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from .dataset.output import copy_dataset
+from .dataset.stats import column_counts, length_summary, task_lengths
 from .extractors.registry import task_families
-from .pipelines.stats import column_counts, length_summary, task_lengths
-from .schemas import describe_file, load_verified_manifest, storage, write_manifest
+from .schemas import load_verified_manifest, storage
 from .schemas.manifest import personal_data_counts
 from .schemas.pairs import META_TYPE
 
@@ -36,20 +37,17 @@ def build_dataset_folder(dataset_dir: str, out_dir: str, repo_id: str, license_i
     """Copy a verified dataset's Parquet files and write its dataset card into `out_dir`."""
     manifest = load_verified_manifest(dataset_dir)
     out = _fresh_folder(out_dir)
-    for task, files in manifest.tasks.items():
-        manifest.tasks[task] = [_hub_copy(dataset_dir, entry.path, out) for entry in files]
-    manifest.errors = []  # dead letters stay with the source dataset
-    manifest.extra["published_from"] = storage.portable_name(dataset_dir)
-    manifest.command = portable(manifest.command)
+    extra = {"published_from": storage.portable_name(dataset_dir)}
     if "history" in manifest.extra:
-        manifest.extra["history"] = portable(manifest.extra["history"])
-    write_manifest(out, manifest)
-    stats = _length_stats(out, manifest)
-    (out / "README.md").write_text(dataset_card(manifest, stats, repo_id, license_id))
+        extra["history"] = portable(manifest.extra["history"])
+    copied = copy_dataset(manifest, str(out), functools.partial(_hub_copy, dataset_dir),
+                          extra=extra, command=portable(manifest.command))
+    stats = _length_stats(out, copied)
+    (out / "README.md").write_text(dataset_card(copied, stats, repo_id, license_id))
     return out
 
 
-def _hub_copy(dataset_dir: str, rel: str, out: Path):
+def _hub_copy(dataset_dir: str, rel: str, target: str) -> None:
     """Copy one Parquet file, with `meta` as a list of {key, value}: `datasets` has no map type
     and refuses to load a map column (the same data; Arrow stores a map that way)."""
     with storage.open_input(storage.join(dataset_dir, rel)) as f:  # local, gs://, s3://, ...
@@ -60,11 +58,9 @@ def _hub_copy(dataset_dir: str, rel: str, out: Path):
     if meta is not None and pa.types.is_map(meta.type):
         table = table.set_column(table.column_names.index("meta"), pa.field("meta", HUB_META),
                                  table["meta"].cast(HUB_META))
-    target = out / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
     size = max(source_meta.row_group(0).num_rows, 1) if source_meta.num_row_groups else None
-    pq.write_table(table, target, row_group_size=size, compression="zstd")
-    return describe_file(out, rel)
+    with storage.open_output(target) as sink:
+        pq.write_table(table, sink, row_group_size=size, compression="zstd")
 
 
 def _fresh_folder(out_dir: str) -> Path:

@@ -27,14 +27,8 @@ import sysconfig
 from dataclasses import dataclass, field
 from typing import Any
 
-from .commands import command
-from .pipelines.configs import (
-    FilterSettings,
-    MineConfig,
-    ReadSettings,
-    ShardSettings,
-    WriteSettings,
-)
+from .commands import build_mine_config, command, mine_groups
+from .dataset.settings import WriteSettings
 from .schemas.settings import (
     SettingError,
     config_from_mapping,
@@ -265,20 +259,19 @@ def _mine_stage(name: str, settings, folder: str, beam: list[str]) -> Stage:
             continue
         inputs[kind.name] = [_expand(str(v)) for v in (value if isinstance(value, list) else [value])]
     write_settings = _write_settings(section, settings, folder)
-    read = {k: settings.pop(k) for k in list(settings) if k in known_keys(ReadSettings)}
-    shards = {k: settings.pop(k) for k in list(settings) if k in known_keys(ShardSettings)}
-    filters = {k: settings.pop(k) for k in list(settings) if k in known_keys(FilterSettings)}
+    picked = {cls: {k: settings.pop(k) for k in list(settings) if k in known_keys(cls)}
+              for name, cls in mine_groups(spec) if name != "write"}
+
+    def make(cls):
+        if cls is WriteSettings:
+            return write_settings
+        return config_from_mapping(cls, picked.get(cls, settings), section)
+
     try:
-        filter_settings = config_from_mapping(FilterSettings, filters, section)
-        read_settings = config_from_mapping(ReadSettings, read, section)
-        shard_settings = config_from_mapping(ShardSettings, shards, section)
-        options = config_from_mapping(spec.options, settings, section)
+        config = build_mine_config(spec, inputs, make, beam)
     except SettingError as exc:
         raise RecipeError(str(exc).replace(" (known:", f" for `pairmill mine {spec.name}` (known:",
                                            1)) from None
-    config = MineConfig(source=spec.name, inputs=inputs, options=options, write=write_settings,
-                        read=read_settings, shards=shard_settings, filters=filter_settings,
-                        beam_args=list(beam))
     return Stage(f"mine-{name}", "mine", config, folder, "dataset")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pipelines.stats import dataset_summary, length_summary, task_lengths
+from .dataset.stats import dataset_summary, length_summary, task_lengths
 from .schemas import read_manifest, storage
 from .trainer.plan import task_probabilities
 

@@ -117,11 +117,6 @@ def run_stage(stage: Stage, config) -> int:
     from .cli import guarded, quiet_beam_imports
     from .commands import command
 
-    if stage.command == "mine":
-        quiet_beam_imports()
-        from .pipelines.mine import mine
-
-        return guarded(lambda: mine(config))
     if command(stage.command).beam:
         quiet_beam_imports()
     return guarded(lambda: command(stage.command).function()(config))

@@ -2,41 +2,35 @@
 
 Output must be byte-identical for the same input on any runner, so nothing depends on arrival
 order: each pair goes to shard hash(id) mod n (n from the task's row count), a shard's rows are
-sorted by id, and files are written with fixed row groups. Files land in `DIR/_staging/` and are
-moved into place by `finalize_dataset` in the driver only after the pipeline succeeded.
+sorted by id, and files are written with fixed row groups. Workers write into the dataset
+layer's staging folder; the driver commits it with `dataset.output.finalize_staged` only after
+the pipeline succeeded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import sys
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from .. import __version__
-from ..schemas import (
-    DEAD_LETTER_SCHEMA,
-    PAIR_SCHEMA,
-    Manifest,
-    describe_file,
-    storage,
-    write_manifest,
+from ..dataset.output import (
+    finalize_staged,
+    part_name,
+    staging_dir,
+    write_part,
+    write_staged_counts,
 )
+from ..dataset.settings import DEFAULT_ROW_GROUP_SIZE, DEFAULT_ROWS_PER_FILE
+from ..schemas import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, storage
 from ..schemas.counts import Counts
-from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
 
-STAGING = "_staging"
-COUNTS_FILE = "counts.json"
 COUNTS = "counts"  # the tag of counts beside a step's main output
-DEFAULT_ROW_GROUP_SIZE = 1000
-DEFAULT_ROWS_PER_FILE = 100_000
 
 
 def exact_key(pair: dict) -> str:
@@ -101,16 +95,6 @@ class _WriteShard(beam.DoFn):
         yield path
 
 
-def part_name(shard: int) -> str:
-    return f"part-{shard:05d}.parquet"
-
-
-def write_part(path: str, table: pa.Table, row_group_size: int) -> None:
-    """One dataset file: every writer of pairs goes through here, so equal rows give equal bytes."""
-    with storage.open_output(path) as out:
-        pq.write_table(table, out, row_group_size=row_group_size, compression="zstd")
-
-
 def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
                    rows_per_file):
     """Group rows into deterministic shards per folder and write each shard as one file."""
@@ -169,7 +153,7 @@ class WritePairsDataset(beam.PTransform):
                  rows_per_file: int = DEFAULT_ROWS_PER_FILE, exact_dedup: bool = True):
         super().__init__()
         self._exact_dedup = exact_dedup
-        self._staging = storage.join(storage.absolute(output_dir), STAGING)
+        self._staging = staging_dir(output_dir)
         self._row_group_size = row_group_size
         self._rows_per_file = rows_per_file
 
@@ -211,57 +195,8 @@ class WriteCounts(beam.PTransform):
         return (counts
                 | "AllCounts" >> beam.Flatten()
                 | "SumCounts" >> beam.CombineGlobally(SumCounts())
-                | "WriteCounts" >> beam.Map(_write_counts, self._staging))
-
-
-def _write_counts(counts: Counts, staging: str) -> str:
-    path = storage.join(staging, COUNTS_FILE)
-    storage.write_bytes(path, json.dumps(counts.to_json()).encode())
-    return path
-
-
-def prepare_output(output_dir: str, overwrite: bool) -> None:
-    """Refuse to mix a new run into an existing dataset unless asked; clear a stale staging dir."""
-    if storage.is_file(output_dir):
-        raise FileExistsError(f"{output_dir}: exists and is not a directory")
-    if storage.exists(storage.join(output_dir, "manifest.json")) and not overwrite:
-        raise FileExistsError(f"{output_dir}: already holds a dataset (use --overwrite)")
-    storage.delete_dir(storage.join(output_dir, STAGING))
-    storage.make_dir(output_dir)
-
-
-def finalize_dataset(output_dir: str, command: list[str], row_group_size: int,
-                     extra: dict | None = None, report=None) -> Manifest:
-    """Move staged files into place and write the manifest (rows, checksums, counts)."""
-    staging = storage.join(output_dir, STAGING)
-    counts_path = storage.join(staging, COUNTS_FILE)
-    counts = (Counts.from_json(json.loads(storage.read_bytes(counts_path)))
-              if storage.is_file(counts_path) else Counts())
-    for sub in ("data", "errors"):
-        storage.delete_dir(storage.join(output_dir, sub))
-    for rel in storage.list_files(staging):  # file by file: object stores cannot move folders
-        if rel.startswith(("data/", "errors/")):
-            storage.move(storage.join(staging, rel), storage.join(output_dir, rel))
-    storage.delete_dir(staging)
-
-    manifest = Manifest(command=command, row_group_size=row_group_size,
-                        created_by=f"pairmill {__version__}", extra=extra or {})
-    written = [rel for rel in storage.list_files(output_dir)
-               if rel.rsplit("/", 1)[-1].startswith("part-") and rel.endswith(".parquet")]
-    for rel in written:
-        folder, _, _ = rel.rpartition("/")
-        if folder.startswith("data/") and folder.count("/") == 1:
-            manifest.tasks.setdefault(folder[len("data/"):], []).append(
-                describe_file(output_dir, rel))
-        elif folder == "errors":
-            manifest.errors.append(describe_file(output_dir, rel))
-    manifest.counts = counts
-    manifest.counters = counts.summary(dead_letters=sum(f.rows for f in manifest.errors))
-    if report is not None:  # a command's own report built from its counts
-        manifest.extra.update(report(counts))
-    write_manifest(output_dir, manifest)
-    storage.write_bytes(storage.join(output_dir, README_NAME), dataset_readme(manifest).encode())
-    return manifest
+                | "WriteCounts" >> beam.Map(lambda counts, staging: write_staged_counts(staging, counts),
+                                             self._staging))
 
 
 def run_pipeline(pipeline: beam.Pipeline) -> None:
@@ -278,13 +213,13 @@ def finish_command(write, command: list[str], started: float, report=None,
     """Move the staged files into place, write the manifest, print the summary."""
     import time
 
-    from .stats import dataset_summary, format_summary
+    from ..dataset.stats import dataset_summary, format_summary
 
     extra = {"seconds": round(time.time() - started, 1), **(extra or {})}
     if history:
         extra["history"] = history
-    manifest = finalize_dataset(write.output, redact_argv(command), write.row_group_size,
-                                extra=extra, report=report)
+    manifest = finalize_staged(write.output, redact_argv(command), write.row_group_size,
+                               extra=extra, report=report)
     print(format_summary(dataset_summary(write.output)))
     top = sorted(manifest.counters.get("drops", {}).items(), key=lambda kv: (-kv[1], kv[0]))
     if manifest.total_rows == 0 and not write.allow_empty:

@@ -1,7 +1,7 @@
 """`pairmill dedup`: exact and MinHash near-duplicate removal, and decontamination.
 
 Shuffles carry ids, band keys and signatures, never texts:
-  1. read pairs, sign them in batches (pipelines.minhash), emit small sketches;
+  1. read pairs, sign them in batches (dataset.minhash), emit small sketches;
   2. group (id, quality, exact key) by LSH bucket (per task). Exact duplicates share every
      bucket, so band 0's buckets settle them (texts without words get one bucket by their exact
      key); among the rest the best member is the candidate survivor and every other member a
@@ -31,26 +31,18 @@ import apache_beam as beam
 import numpy as np
 import pyarrow.parquet as pq
 
-from ..schemas import load_verified_manifest, storage
+from ..dataset.minhash import LshBands, estimated_jaccard, signatures
+from ..dataset.output import staging_dir
+from ..dataset.read import dataset_files, read_located
+from ..dataset.settings import DedupConfig
+from ..schemas import storage
 from ..schemas.beir import is_beir_folder, judged_texts
 from ..schemas.counts import Counts
-from .configs import DedupConfig
-from .dataset_sink import COUNTS, STAGING, CountsPerBundle, WriteCounts, exact_key
-from .minhash import LshBands, estimated_jaccard, signatures
-from .readback import SPILL, Kept, WriteKeptRows, read_located
+from .dataset_sink import COUNTS, CountsPerBundle, WriteCounts, exact_key
+from .readback import SPILL, Kept, WriteKeptRows
 from .sharded_group import DEFAULT_NUM_SHARDS, PackCodec, ShardedGroupByKey
 
 PAIR, EVAL = "p", "e"
-
-
-def dataset_files(dirs: list[str]) -> list[str]:
-    """Parquet files of verified datasets (a damaged dataset stops the run before it starts)."""
-    files = []
-    for folder in dirs:
-        manifest = load_verified_manifest(folder)
-        files.extend(storage.join(folder, e.path) for files_ in manifest.tasks.values()
-                     for e in files_)
-    return sorted(files)
 
 
 SKETCH_COLUMNS = ["id", "task", "query", "document", "score"]
@@ -421,7 +413,7 @@ def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
              | "Files" >> beam.Create(list(enumerate(files)))
              | "Spread" >> beam.Reshuffle()
              | "Read" >> beam.FlatMapTuple(read_located, columns=SKETCH_COLUMNS))
-    staging = storage.join(storage.absolute(config.write.output), STAGING)
+    staging = staging_dir(config.write.output)
     kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
                                               config.field, config.decontaminate,
                                               config.shuffle_shards, storage.join(staging, SPILL))
@@ -460,9 +452,10 @@ def dedup(config: DedupConfig) -> int:
     import sys
     import time
 
+    from ..dataset.output import prepare_output
     from ..schemas import read_manifest
     from ..schemas.manifest import personal_data_counts
-    from .dataset_sink import finish_command, prepare_output, run_pipeline
+    from .dataset_sink import finish_command, run_pipeline
     from .options import beam_options
 
     options = beam_options(config.beam_args)
@@ -480,9 +473,7 @@ def dedup(config: DedupConfig) -> int:
         elif not storage.is_file(path):
             raise FileNotFoundError(f"{path}: no such file or dataset")
     output = config.write.output
-    if storage.absolute(output) in {storage.absolute(d) for d in config.input}:
-        raise ValueError("--output must not be one of the --input datasets")
-    prepare_output(output, config.write.overwrite)
+    prepare_output(output, config.write.overwrite, inputs=config.input)
     started = time.time()
     print(f"pairmill: dedup of {len(config.input)} dataset(s) -> {output}", file=sys.stderr)
     pipeline = beam.Pipeline(options=options)

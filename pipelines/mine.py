@@ -18,21 +18,9 @@ import time
 
 import apache_beam as beam
 
-from ..extractors.registry import source as source_spec
-from ..extractors.result import Extraction, Skipped, Unreadable
-from ..extractors.spec import JoinStage, SourceSpec
-from ..schemas import make_dead_letter
-from ..schemas.counts import Counts
-from ..schemas.pairs import repair_pair, repair_record
-from .configs import FilterSettings, MineConfig, ReadSettings
-from .dataset_sink import (
-    COUNTS,
-    WritePairsDataset,
-    finish_command,
-    prepare_output,
-    run_pipeline,
-)
-from .inputs import (
+from ..dataset.output import prepare_output
+from ..dataset.settings import MineConfig
+from ..extractors.inputs import (
     STREAM_ERRORS,
     RecordLimit,
     is_parquet,
@@ -41,9 +29,16 @@ from .inputs import (
     parquet_json_rows,
     renamed_json_fields,
 )
-from .languages import IdentifyLanguages
+from ..extractors.registry import source as source_spec
+from ..extractors.result import Extraction, Skipped, Unreadable
+from ..extractors.rules import apply_rules, mined_pair_rules
+from ..extractors.settings import ReadSettings, RuleSettings
+from ..extractors.spec import JoinStage, SourceSpec
+from ..schemas import make_dead_letter
+from ..schemas.counts import Counts
+from ..schemas.pairs import repair_pair, repair_record
+from .dataset_sink import COUNTS, CountsPerBundle, WritePairsDataset, finish_command, run_pipeline
 from .options import beam_options
-from .privacy import RedactPersonalData
 
 DEAD_LETTERS = "dead_letters"
 PARTS = "parts"
@@ -197,6 +192,22 @@ def _bytes_consumed(stream) -> int:
         return 0
 
 
+class ApplyRules(CountsPerBundle):
+    """The rules every mined pair passes (extractors/rules.py), after the joins so that pairs
+    made by joins pass them too; their drops and notes leave once per bundle."""
+
+    def __init__(self, settings: RuleSettings, language_of: str = "pair"):
+        self._settings, self._language_of = settings, language_of
+
+    def setup(self):
+        self._rules = mined_pair_rules(self._settings, self._language_of)
+
+    def process(self, pair: dict):
+        kept = apply_rules(pair, self._rules, self._counts)
+        if kept is not None:
+            yield kept
+
+
 class JoinGroups(beam.DoFn):
     """(key, {side: values}) from CoGroupByKey -> the stage's pure join function."""
 
@@ -252,18 +263,18 @@ def build_mine(pipeline: beam.Pipeline, spec: SourceSpec, options,
                inputs: list[tuple[str, object]], output_dir: str, row_group_size: int = 1000,
                rows_per_file: int = 100_000, max_record_bytes: int = ReadSettings().max_record_bytes,
                columns: dict[str, str] | None = None,
-               filters: FilterSettings | None = None) -> None:
+               rules: RuleSettings | None = None) -> None:
     """(kind, input) inputs -> extract -> joins -> the dataset, in one pipeline."""
     extracted = extract(pipeline, spec, options, inputs, max_record_bytes, columns)
     join_and_write(spec, options, extracted.pairs, extracted[DEAD_LETTERS], extracted[COUNTS],
-                   extracted[PARTS], output_dir, row_group_size, rows_per_file, filters)
+                   extracted[PARTS], output_dir, row_group_size, rows_per_file, rules)
 
 
 def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, output_dir: str,
                    row_group_size: int, rows_per_file: int,
-                   filters: FilterSettings | None = None) -> None:
-    """Join stages over all join parts, the filters every pair passes, then the writer."""
-    filters = filters or FilterSettings()
+                   rules: RuleSettings | None = None) -> None:
+    """Join stages over all join parts, the rules every pair passes, then the writer."""
+    rules = rules or RuleSettings()
     pairs, letters, counts = [pairs], [letters], [counts]
     for number, stage in enumerate(spec.joins(options)):
         sides = {}
@@ -282,16 +293,12 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
         letters.append(joined[DEAD_LETTERS])
         counts.append(joined[COUNTS])
         parts = (parts, joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
-    identified = (pairs
-                  | "AllPairs" >> beam.Flatten()
-                  | "Languages" >> beam.ParDo(IdentifyLanguages(filters.languages,
-                                                                spec.language_of))
-                  .with_outputs(COUNTS, main="pairs"))
-    private = (identified.pairs
-               | "PersonalData" >> beam.ParDo(RedactPersonalData(filters.pii))
-               .with_outputs(COUNTS, main="pairs"))
-    counts += [identified[COUNTS], private[COUNTS]]
-    _ = {"pairs": private.pairs,
+    kept = (pairs
+            | "AllPairs" >> beam.Flatten()
+            | "Rules" >> beam.ParDo(ApplyRules(rules, spec.language_of))
+            .with_outputs(COUNTS, main="pairs"))
+    counts.append(kept[COUNTS])
+    _ = {"pairs": kept.pairs,
          "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
          "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)
@@ -335,7 +342,7 @@ def mine(config: MineConfig) -> int:
         pipeline = beam.Pipeline(options=pipeline_options)
         build_mine(pipeline, spec, options, inputs, write.output, write.row_group_size,
                    write.rows_per_file, config.read.max_record_bytes, config.read.column_map(),
-                   config.filters)
+                   config.rules)
         run_pipeline(pipeline)
     return finish_command(write, ["pairmill", *config.argv()], started)
 
@@ -363,7 +370,7 @@ def _mine_in_shards(config: MineConfig, spec: SourceSpec, options, inputs, pipel
     pipeline = beam.Pipeline(options=pipeline_options)
     pairs, letters, counts, parts = resumable.read_shards(pipeline, write.output, len(groups))
     join_and_write(spec, options, pairs, letters, counts, parts, write.output,
-                   write.row_group_size, write.rows_per_file, config.filters)
+                   write.row_group_size, write.rows_per_file, config.rules)
     run_pipeline(pipeline)
     resumable.clear_work(write.output)
 

@@ -38,9 +38,11 @@ def beam_options(beam_args: list[str]) -> PipelineOptions:
         takes_value = not eq
     if not any(a.startswith("--default_sdk_harness_log_level") for a in beam_args):
         # worker processes otherwise log every gRPC channel they open at INFO
-        beam_args = [*beam_args, "--default_sdk_harness_log_level=WARNING"]
+        beam_args = [*beam_args, "--default_sdk_harness_log_level=WARN"]  # WARN: Java workers know no WARNING
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
-    return options
+    from .engines import use_cached_job_server
+
+    return use_cached_job_server(options)

@@ -6,13 +6,14 @@ in proportion to the dataset. Here only fixed-size records cross the runner: a k
   1. the kept rows of one input file are read back from its row groups, a row group at a time,
      and appended to one spill file per output file they belong to;
   2. each output file concatenates its spill files, sorts by id and is written as any other
-     dataset file (`dataset_sink.write_part`), so the bytes equal what a shuffle would give.
+     dataset file (`dataset.output.write_part`), so the bytes equal what a shuffle would give.
 Peak memory is one output file's rows, whatever the dataset's size.
 """
 
 from __future__ import annotations
 
 import bisect
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -22,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..dataset.output import task_part, write_part
+from ..dataset.read import ROW_BITS
 from ..schemas import PAIR_SCHEMA, storage
 from ..schemas.pairs import meta_dict, meta_rows
-from .dataset_sink import file_shard, part_name, write_part
+from .dataset_sink import file_shard
 from .sharded_group import ShardedGroupByKey
 
-ROW_BITS = 40  # a location is (file index << ROW_BITS) | row within the file
 SPILL = "_spill"
 
 
@@ -38,22 +40,6 @@ class Kept(NamedTuple):
     id: str
     task: str
     meta: tuple[tuple[str, str], ...] = ()
-
-
-def location(file_index: int, row: int) -> int:
-    return (file_index << ROW_BITS) | row
-
-
-def read_located(file_index: int, path: str, columns: list[str] | None = None
-                 ) -> Iterator[tuple[int, dict]]:
-    """(location, row) for every row of one Parquet file, a row group at a time."""
-    with storage.open_input(path) as f:
-        parquet = pq.ParquetFile(f)
-        row = 0
-        for i in range(parquet.num_row_groups):
-            for values in parquet.read_row_group(i, columns=columns).to_pylist():
-                yield location(file_index, row), values
-                row += 1
 
 
 class _SpillFileRows(beam.DoFn):
@@ -96,7 +82,9 @@ class _SpillFileRows(beam.DoFn):
         for key, batch in by_file.items():
             if key not in writers:
                 task, shard = key
-                path = storage.join(self._spill_dir, task, str(shard), f"{file_index:06d}.arrow")
+                # a name of this attempt's own: a retried bundle never writes into it
+                path = storage.join(self._spill_dir, task, str(shard),
+                                    f"{file_index:06d}-{uuid.uuid4().hex}.arrow")
                 sink = storage.open_output(path)
                 writers[key] = (path, _ClosingWriter(sink))
             writers[key][1].write(pa.Table.from_pylist(batch, schema=PAIR_SCHEMA))
@@ -127,7 +115,7 @@ def _write_output_file(element, staging: str, row_group_size: int) -> Iterator[s
             tables.append(pa.ipc.open_file(f).read_all())
     table = pa.concat_tables(tables).combine_chunks()
     table = table.take(pc.sort_indices(table, sort_keys=[("id", "ascending")]))
-    path = storage.join(staging, "data", task, part_name(shard))
+    path = storage.join(staging, task_part(task, shard))
     write_part(path, table, row_group_size)
     yield path
 

@@ -17,6 +17,7 @@ import sys
 
 import apache_beam as beam
 
+from ..dataset.markers import CompletionMarker
 from ..extractors.result import JoinPart
 from ..schemas import storage
 from ..schemas.counts import Counts
@@ -41,11 +42,6 @@ def _shard_dir(output: str, index: int) -> str:
     return storage.join(storage.absolute(output), WORK, f"shard-{index:05d}")
 
 
-def _finished(folder: str, expected: str) -> bool:
-    marker = storage.join(folder, MARKER)
-    return storage.is_file(marker) and storage.read_bytes(marker).decode() == expected
-
-
 def _as_json(value) -> str:
     if isinstance(value, JoinPart):
         value = [value.side, value.key, value.value]
@@ -64,7 +60,8 @@ def run_shards(groups: list[list[tuple[str, object]]], output: str, argv: list[s
     for index, group in enumerate(groups):
         folder = _shard_dir(output, index)
         expected = fingerprint(argv, group)
-        if _finished(folder, expected):
+        marker = CompletionMarker(storage.join(folder, MARKER))
+        if marker.finished(expected) is not None:
             print(f"pairmill: input shard {index + 1}/{len(groups)} finished earlier, kept",
                   file=sys.stderr)
             continue
@@ -80,7 +77,7 @@ def run_shards(groups: list[list[tuple[str, object]]], output: str, argv: list[s
                  | f"{name}Write" >> beam.io.WriteToText(storage.join(folder, name),
                                                          file_name_suffix=".jsonl"))
         run_pipeline(pipeline)
-        storage.write_bytes(storage.join(folder, MARKER), expected.encode())
+        marker.write(expected)
 
 
 def read_shards(pipeline: beam.Pipeline, output: str, count: int):

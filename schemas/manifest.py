@@ -1,6 +1,7 @@
 """The dataset manifest: what a pairs dataset holds and how to check it was not damaged.
 
-A dataset is a folder `DIR/manifest.json`, `DIR/data/<task>/part-NNNNN.parquet`, `DIR/errors/...`.
+A dataset is a folder `DIR/manifest.json`, `DIR/data/<task>/part-NNNNN.parquet`, `DIR/errors/...`,
+written by `dataset/output.py` (the one writer).
 The manifest records rows and sha256 per file so a reader can refuse a truncated or altered file
 instead of training on it.
 """
@@ -102,21 +103,6 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def describe_file(dataset_dir: str | os.PathLike, rel_path: str) -> FileEntry:
-    """FileEntry for a written Parquet file: its row count from the footer and its sha256."""
-    full = storage.join(dataset_dir, rel_path)
-    with storage.open_input(full) as f:
-        rows = pq.ParquetFile(f).metadata.num_rows
-    return FileEntry(rel_path, rows, file_sha256(full))
-
-
-def write_manifest(dataset_dir: str | os.PathLike, manifest: Manifest) -> str:
-    """Write manifest.json atomically (temp file + rename) so a crash never leaves half a file."""
-    path = storage.join(dataset_dir, MANIFEST_NAME)
-    storage.write_bytes(path, (json.dumps(manifest.to_json(), indent=2) + "\n").encode())
-    return path
-
-
 def read_manifest(dataset_dir: str | os.PathLike) -> Manifest:
     path = storage.join(dataset_dir, MANIFEST_NAME)
     if not storage.is_file(path):
@@ -179,9 +165,6 @@ def load_verified_manifest(dataset_dir: str | os.PathLike) -> Manifest:
     return read_manifest(dataset_dir)
 
 
-README_NAME = "README.md"
-
-
 def personal_data_counts(manifest: Manifest) -> dict[str, int]:
     """Personal data replaced by placeholders, per kind: this dataset's own counts plus what the
     datasets it was made from recorded (dedup carries them forward)."""
@@ -190,16 +173,3 @@ def personal_data_counts(manifest: Manifest) -> dict[str, int]:
         if reason.startswith("pii:"):
             out[reason[4:]] = out.get(reason[4:], 0) + n
     return dict(sorted(out.items()))
-
-
-def dataset_readme(manifest: Manifest) -> str:
-    """A README whose YAML header names one config per task, so `datasets.load_dataset(DIR,
-    TASK)` loads a task of the folder itself, as it does the published copy."""
-    lines = ["---", "configs:"]
-    for task in sorted(manifest.tasks):
-        lines += [f"- config_name: {task}", f"  data_files: data/{task}/*.parquet"]
-    if not manifest.tasks:
-        lines[-1] = "configs: []"
-    lines += ["---", "", "A pairs dataset written by pairmill: `manifest.json` lists every file "
-              "with its rows and sha256; `errors/` holds the dead letters.", ""]
-    return "\n".join(lines)

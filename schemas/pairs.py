@@ -220,36 +220,3 @@ def repair_pair(pair: dict) -> tuple[dict, int]:
     if changed:
         fixed["id"] = pair_id(fixed["task"], fixed["query"], fixed["document"])
     return fixed, changed
-
-
-class PairsFileWriter:
-    """One dataset file written in row groups of exactly `row_group_size` rows (the last one may
-    be shorter), whatever the sizes of the tables it is given: the layout a manifest's
-    `row_group_size` promises and the trainer's reader checks."""
-
-    def __init__(self, sink, row_group_size: int, schema: pa.Schema = PAIR_SCHEMA):
-        import pyarrow.parquet as pq
-
-        self._writer = pq.ParquetWriter(sink, schema, compression="zstd")
-        self._schema, self._size = schema, row_group_size
-        self._held: list[pa.Table] = []
-        self._rows = 0
-        self.rows_written = 0
-
-    def write(self, table: pa.Table) -> None:
-        self._held.append(table.select(self._schema.names).cast(self._schema))
-        self._rows += table.num_rows
-        while self._rows >= self._size:
-            merged = pa.concat_tables(self._held)
-            self._emit(merged.slice(0, self._size))
-            self._held, self._rows = [merged.slice(self._size)], self._rows - self._size
-
-    def _emit(self, table: pa.Table) -> None:
-        self._writer.write_table(table, row_group_size=self._size)
-        self.rows_written += table.num_rows
-
-    def close(self) -> None:
-        if self._rows:
-            self._emit(pa.concat_tables(self._held))
-            self._held, self._rows = [], 0
-        self._writer.close()

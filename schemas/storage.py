@@ -9,7 +9,10 @@ callers see one API. Beam's own FileSystems are left to Beam. A plain path stays
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -92,10 +95,29 @@ def read_bytes(location: str | os.PathLike) -> bytes:
 def write_bytes(location: str | os.PathLike, data: bytes) -> None:
     """Write through a temporary name and move it into place, so readers never see half a file
     (a move is atomic on local disks and HDFS; object stores publish an object whole anyway)."""
-    tmp = os.fspath(location) + ".tmp"
-    with open_output(tmp) as f:
+    with committed_output(location) as f:
         f.write(data)
-    move(tmp, location)
+
+
+@contextlib.contextmanager
+def committed_output(location: str | os.PathLike) -> Iterator[pafs.NativeFile]:
+    """A writer whose file appears at `location` only when the block ends without an error:
+    it writes to a temporary name of its own and moves it into place. Two attempts at the same
+    file (a bundle a cluster engine retries, a worker lost half-way) never see each other's
+    half-written bytes, and a failed attempt leaves nothing under the final name."""
+    location = os.fspath(location)
+    folder, _, name = location.rpartition("/")
+    temporary = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp" if folder else f".{name}.{uuid.uuid4().hex}.tmp"
+    stream = open_output(temporary)
+    try:
+        yield stream
+    except BaseException:
+        stream.close()
+        fs, path = resolve(temporary)
+        fs.delete_file(path)
+        raise
+    stream.close()
+    move(temporary, location)
 
 
 def move(source: str | os.PathLike, target: str | os.PathLike) -> None:
@@ -112,6 +134,16 @@ def delete_dir(location: str | os.PathLike) -> None:
     """Remove a folder and everything under it; nothing happens if it is not there."""
     fs, path = resolve(location)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
+
+
+def remove(location: str | os.PathLike) -> None:
+    """Remove a file, or a folder and everything under it; nothing happens if it is not there."""
+    fs, path = resolve(location)
+    kind = fs.get_file_info(path).type
+    if kind == pafs.FileType.File:
+        fs.delete_file(path)
+    elif kind == pafs.FileType.Directory:
         fs.delete_dir(path)
 
 

@@ -131,7 +131,8 @@ def write_pairs_dataset(root: Path, rows_per_task: dict[str, int], row_group_siz
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+    from pairmill.dataset.output import describe_file, write_manifest
+    from pairmill.schemas import PAIR_SCHEMA, Manifest, make_pair
 
     manifest = Manifest(row_group_size=row_group_size, command=["test"], created_by="tests")
     for task, n in rows_per_task.items():

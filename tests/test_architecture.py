@@ -1,18 +1,35 @@
 """The layout's rules, checked on the source: no import cycles (function-level imports
-included), and each package importing only what DESIGN.md's layout table allows."""
+included), each package importing only what the layer table of docs/architecture.md allows,
+`pipelines/` Beam only, and one module that builds and writes manifests."""
 
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 # installed name -> folder (pyproject's package-dir)
-PACKAGES = {"pairmill": "pairmill", "pairmill.schemas": "schemas",
-            "pairmill.extractors": "extractors", "pairmill.pipelines": "pipelines",
-            "pairmill.trainer": "trainer"}
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+
+
+def _layer_table() -> dict[str, tuple[set[str], set[str]]]:
+    """package -> (pairmill packages it may import, third-party packages it must never import),
+    from the layer table of docs/architecture.md."""
+    out = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not re.fullmatch(r"`pairmill(\.\w+)?`", cells[0]):
+            continue
+        package = cells[0].strip("`")
+        allowed = ({f"pairmill.{n.strip()}" for n in cells[3].split(",") if n.strip()}
+                   if cells[3] != "every package" else set(PACKAGES))
+        out[package] = (allowed, {n.strip() for n in cells[4].split(",") if n.strip()})
+    return out
 
 
 def _modules() -> dict[str, Path]:
@@ -82,16 +99,16 @@ def test_no_import_cycles_even_through_function_level_imports():
             visit(module)
 
 
-# package -> pairmill packages it may import (DESIGN.md layout table), and third-party
-# packages it must never import
-ALLOWED = {
-    "pairmill.schemas": ({"pairmill.schemas"}, {"apache_beam", "torch", "transformers"}),
-    "pairmill.extractors": ({"pairmill.schemas", "pairmill.extractors"},
-                            {"apache_beam", "torch", "transformers"}),
-    "pairmill.pipelines": ({"pairmill.schemas", "pairmill.extractors", "pairmill.pipelines"},
-                           {"torch", "transformers"}),
-    "pairmill.trainer": ({"pairmill.schemas", "pairmill.trainer"}, {"apache_beam"}),
-}
+ALLOWED = _layer_table()
+
+
+def test_the_architecture_document_names_every_package_and_folder():
+    assert set(ALLOWED) == set(PACKAGES)
+    text = ARCHITECTURE.read_text()
+    for package, folder in PACKAGES.items():
+        assert f"| `{package}` | `{folder}/` |" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/architecture.md" in readme
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
@@ -107,3 +124,37 @@ def test_each_package_imports_only_what_the_layout_allows(package):
             # the root package holds only the version string
             assert owner in allowed or target == "pairmill", f"{name} imports {target}"
         assert not _external(modules[name]) & banned, f"{name} imports {_external(modules[name]) & banned}"
+
+
+def test_pipelines_holds_beam_code_only():
+    """Every module of pipelines/ imports Beam; Beam-free helpers belong to another layer."""
+    for path in sorted((ROOT / "pipelines").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        assert "apache_beam" in _external(path), f"{path.name} does not need Beam: move it"
+
+
+MANIFEST_WRITER = ROOT / "dataset" / "output.py"
+BUILDERS = {"Manifest", "write_manifest", "describe_file"}
+
+
+def test_one_module_builds_and_writes_manifests_and_part_paths():
+    """Outside dataset/output.py no project module constructs a Manifest, writes one, or spells
+    a part file's path; they call the dataset layer."""
+    for folder in set(PACKAGES.values()):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == MANIFEST_WRITER:
+                continue
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                    if name == "Manifest" and path.name == "manifest.py":
+                        continue  # the format's own reader: Manifest.from_json
+                    assert name not in BUILDERS, f"{path.relative_to(ROOT)} calls {name}"
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    assert not re.search(r"part-(\d{5}|\{)", node.value), \
+                        f"{path.relative_to(ROOT)} spells a part path: {node.value!r}"
+                if isinstance(node, ast.JoinedStr):
+                    text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+                    assert "part-" not in text, f"{path.relative_to(ROOT)} spells a part path"

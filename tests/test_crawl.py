@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 
 import pyarrow.parquet as pq
 import pytest
@@ -184,3 +185,23 @@ def test_real_crawl_files(tmp_path):
                             *quality)) == 17
     # the quality rules remove lottery and listing pages of the sample, never the IANA page
     assert sum(manifest.counters["drops"].get(r, 0) for r in quality) >= 5
+
+
+def test_per_record_gzip_warc_with_records_over_a_mebibyte_reads_every_record(tmp_path):
+    """Common Crawl writes one gzip member per record and caps payloads at 1 MiB: members whose
+    output crosses the reader's 1 MiB cap must not lose or repeat the members after them."""
+    large = os.urandom(3 << 19)  # 1.5 MiB, incompressible: one member larger than the cap
+    records = [warc_record("http://big.example/a.bin", http_response(large, content_type="image/png"))]
+    records += [warc_record(f"http://filler.example/{i}", http_response(
+        page(f"Filler page {i}", [PROSE * 2 + f"Number {i}."]).encode())) for i in range(30)]
+    records.insert(15, warc_record("http://big.example/b.bin",
+                                   http_response(b"\x00" * (5 << 20), content_type="image/png")))
+    (tmp_path / "cc.warc.gz").write_bytes(b"".join(gzip.compress(r) for r in records))
+    out = tmp_path / "out"
+    assert main(["mine", "web", "--input", str(tmp_path / "cc.warc.gz"), "--output", str(out)]) == 0
+    manifest = read_manifest(out)
+    assert manifest.counters["records_read"] == 32
+    drops = manifest.counters["drops"]
+    assert "truncated_file" not in drops and drops["not_html"] == 2
+    rows = pq.read_table(out / manifest.tasks["web_title_body"][0].path).to_pylist()
+    assert sorted(r["query"] for r in rows) == sorted(f"Filler page {i}" for i in range(30))

@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pairmill.cli import main
-from pairmill.pipelines.minhash import EMPTY, LshBands, estimated_jaccard, signatures
-from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+from pairmill.dataset.minhash import EMPTY, LshBands, estimated_jaccard, signatures
+from pairmill.dataset.output import describe_file, write_manifest
+from pairmill.schemas import PAIR_SCHEMA, Manifest, make_pair
 from pairmill.schemas.pairs import meta_dict
 
 

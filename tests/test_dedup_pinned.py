@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairmill.cli import main
-from pairmill.schemas import PAIR_SCHEMA, Manifest, describe_file, make_pair, write_manifest
+from pairmill.dataset.output import describe_file, write_manifest
+from pairmill.schemas import PAIR_SCHEMA, Manifest, make_pair
 
 PINS = Path(__file__).with_name("pins") / "dedup_digests.json"
 TASKS = ("web_title_body", "reddit_title_body", "arxiv_title_abstract")

@@ -56,7 +56,7 @@ def test_file_names_that_are_not_utf8_neither_crash_nor_lose_rows(tmp_path):
 
 def test_a_decompression_bomb_of_blank_lines_costs_no_memory(tmp_path):
     """zstd output is produced a feed at a time: however extreme the ratio, nothing balloons."""
-    from pairmill.pipelines.inputs import _ZstdFrames
+    from pairmill.extractors.inputs import _ZstdFrames
 
     path, expected = hostile.blank_bomb(tmp_path, 256 << 20)
     assert path.stat().st_size < 1 << 20

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from pairmill.cli import main
-from pairmill.pipelines.minhash import LshBands, estimated_jaccard, signatures, word_text
+from pairmill.dataset.minhash import LshBands, estimated_jaccard, signatures, word_text
 
 from .test_dedup import _pair, read_rows, write_dataset
 

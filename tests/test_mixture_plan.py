@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pairmill.cli import main
+from pairmill.dataset.read import RowGroup, task_row_groups
 from pairmill.schemas import ManifestError
-from pairmill.trainer.data import RowGroupReader, mixture_tasks, stream_batches
-from pairmill.trainer.plan import MixturePlan, RowGroup, rank_slice
+from pairmill.trainer.data import RowGroupReader, stream_batches
+from pairmill.trainer.plan import MixturePlan, rank_slice
 
 from .conftest import write_pairs_dataset
 
@@ -90,7 +91,7 @@ def test_plan_refuses_tasks_smaller_than_a_batch_and_empty_mixtures():
 def test_reader_returns_the_planned_rows_for_each_rank(tmp_path):
     data = write_pairs_dataset(tmp_path / "ds", {"code_docstring_code": 47, "arxiv_title_abstract": 31},
                                negatives=2)
-    plan = MixturePlan(mixture_tasks([str(data)]), alpha=0.5, batch_size=6, seed=1)
+    plan = MixturePlan(task_row_groups([str(data)]), alpha=0.5, batch_size=6, seed=1)
     assert plan.rows == {"arxiv_title_abstract": 31, "code_docstring_code": 47}
     encode = lambda texts, kind: [[len(t)] for t in texts]  # noqa: E731
     reader = RowGroupReader(plan)
@@ -113,7 +114,7 @@ def test_reader_errors_reach_the_consumer(tmp_path):
     data = write_pairs_dataset(tmp_path / "ds", {"code_docstring_code": 40})
     part = data / "data" / "code_docstring_code" / "part-00000.parquet"
     part.write_bytes(part.read_bytes()[:200])  # truncated file
-    plan = MixturePlan(mixture_tasks([str(data)]), batch_size=8)
+    plan = MixturePlan(task_row_groups([str(data)]), batch_size=8)
     with pytest.raises(Exception, match="(?i)parquet|magic|size"):
         list(stream_batches(plan, lambda t, k: t, 0, 5))
 
@@ -123,11 +124,11 @@ def test_row_groups_that_disagree_with_the_manifest_are_refused(tmp_path):
     manifest = json.loads((data / "manifest.json").read_text())
     manifest["row_group_size"] = 8
     (data / "manifest.json").write_text(json.dumps(manifest))
-    plan = MixturePlan(mixture_tasks([str(data)]), batch_size=4)
+    plan = MixturePlan(task_row_groups([str(data)]), batch_size=4)
     with pytest.raises(ManifestError, match="manifest implies"):
         list(stream_batches(plan, lambda t, k: t, 0, 20))
     with pytest.raises(ManifestError, match="not a pairmill dataset"):
-        mixture_tasks([str(tmp_path)])
+        task_row_groups([str(tmp_path)])
 
 
 def test_mix_writes_the_plan_as_aligned_one_task_blocks(tmp_path, capsys):
@@ -140,7 +141,7 @@ def test_mix_writes_the_plan_as_aligned_one_task_blocks(tmp_path, capsys):
     assert described["format"] == "pairmill-mixture/1"
     assert sum(described["steps_per_task"].values()) == 30
     assert len(described["files"]) == 3 and all(f["rows"] == 50 for f in described["files"])
-    plan = MixturePlan(mixture_tasks([str(data)]), 0.5, 5, seed=4)
+    plan = MixturePlan(task_row_groups([str(data)]), 0.5, 5, seed=4)
     assert described["plan"] == plan.fingerprint()
     reader = RowGroupReader(plan)
     step = 0
@@ -161,11 +162,11 @@ def test_mix_writes_the_plan_as_aligned_one_task_blocks(tmp_path, capsys):
 def test_datasets_are_read_through_fsspec_urls(tmp_path):
     """`hf://`, `s3://` and `file://` locations all go through fsspec; file:// runs here."""
     data = write_pairs_dataset(tmp_path / "ds", {"code_docstring_code": 30})
-    local = MixturePlan(mixture_tasks([str(data)]), batch_size=5, seed=2)
-    remote = MixturePlan(mixture_tasks([data.as_uri()]), batch_size=5, seed=2)
+    local = MixturePlan(task_row_groups([str(data)]), batch_size=5, seed=2)
+    remote = MixturePlan(task_row_groups([data.as_uri()]), batch_size=5, seed=2)
     assert all(g.location.startswith("file://") for g in remote.groups["code_docstring_code"])
     as_local = list(stream_batches(local, lambda t, k: t, 0, 8))
     as_url = list(stream_batches(remote, lambda t, k: t, 0, 8))
     assert [b.queries for b in as_url] == [b.queries for b in as_local]
     with pytest.raises(ManifestError, match="no manifest.json"):
-        mixture_tasks([(tmp_path / "missing").as_uri()])
+        task_row_groups([(tmp_path / "missing").as_uri()])

@@ -9,11 +9,11 @@ import ast
 import functools
 import re
 import sys
+import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("pairmill", "schemas", "extractors", "pipelines", "trainer")
@@ -126,3 +126,22 @@ def test_a_command_whose_extra_is_missing_names_it(monkeypatch, capsys, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["pairmill: error: this command needs the Python package 'torch': "
                    "pip install 'pairmill[train]'"]
+
+
+def test_a_local_mine_prints_only_pairmill_lines(tmp_path):
+    """A first run is quiet: no warning from Beam's cloud imports or its worker start-up, only
+    pairmill's own progress and summary (stderr and stdout of a fresh interpreter)."""
+    import json
+    import subprocess
+
+    dump = tmp_path / "RS.jsonl"
+    dump.write_text(json.dumps({"id": "a1", "subreddit": "coffee", "score": 5,
+                                "title": "How do I grind coffee beans for espresso at home",
+                                "selftext": "I bought a burr grinder and want to know the best "
+                                            "settings for espresso shots at home."}) + "\n")
+    done = subprocess.run([sys.executable, "-m", "pairmill", "mine", "reddit", "--submissions",
+                           str(dump), "--output", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"pairmill: mining 1 reddit input(s) -> {tmp_path / 'out'}"]
+    assert "WARNING" not in done.stdout and "pairs kept: 1" in done.stdout

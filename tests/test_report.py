@@ -11,16 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairmill.cli import main
-from pairmill.pipelines.stats import task_lengths
-from pairmill.schemas import (
-    DEAD_LETTER_SCHEMA,
-    PAIR_SCHEMA,
-    Manifest,
-    describe_file,
-    make_dead_letter,
-    make_pair,
-    write_manifest,
-)
+from pairmill.dataset.output import describe_file, write_manifest
+from pairmill.dataset.stats import task_lengths
+from pairmill.schemas import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, Manifest, make_dead_letter, make_pair
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pairmill.dataset.output import describe_file, write_manifest
 from pairmill.schemas import (
     PAIR_SCHEMA,
     REQUIRED_COLUMNS,
@@ -11,13 +12,11 @@ from pairmill.schemas import (
     Manifest,
     ManifestError,
     SchemaError,
-    describe_file,
     load_verified_manifest,
     make_pair,
     pair_id,
     read_manifest,
     validate_dataset,
-    write_manifest,
 )
 
 
@@ -142,3 +141,26 @@ def test_storage_paths_and_uris(tmp_path):
     storage.delete_dir(uri)
     storage.delete_dir(uri)  # already gone: no error
     assert storage.list_files(uri) == [] and not storage.exists(uri)
+
+
+def test_a_part_appears_only_when_complete_and_a_failed_attempt_leaves_nothing(tmp_path):
+    """Cluster engines retry bundles and lose workers: a part file is written under a name of
+    its own attempt and moved into place whole, so a failed attempt leaves no file, and a
+    retried one gives the same bytes."""
+    from pairmill.dataset.output import write_part
+    from pairmill.schemas import storage
+
+    table = pa.Table.from_pylist([make_pair("web_title_body", "t", "b", "crawl", "f:1")],
+                                 schema=PAIR_SCHEMA)
+    target = str(tmp_path / "data" / "web_title_body" / "part-00000.parquet")
+    with pytest.raises(RuntimeError):
+        with storage.committed_output(target) as out:
+            out.write(b"PAR1 half a file")
+            raise RuntimeError("worker lost")
+    assert list((tmp_path / "data" / "web_title_body").iterdir()) == []
+    write_part(target, table, 10)
+    first = (tmp_path / "data" / "web_title_body" / "part-00000.parquet").read_bytes()
+    write_part(target, table, 10)  # the retried bundle
+    assert (tmp_path / "data" / "web_title_body" / "part-00000.parquet").read_bytes() == first
+    assert sorted(p.name for p in (tmp_path / "data" / "web_title_body").iterdir()) == [
+        "part-00000.parquet"]

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from pairmill.cli import main
+from pairmill.dataset.read import task_row_groups
 from pairmill.recipe import load_recipe
 from pairmill.trainer.configs import TrainConfig
-from pairmill.trainer.data import mixture_tasks, stream_batches
+from pairmill.trainer.data import stream_batches
 from pairmill.trainer.gradcache import GradCacheStep
 from pairmill.trainer.losses import MatryoshkaLoss, make_loss, reference_loss
 from pairmill.trainer.model import load_tokenizer, make_encode, pad_chunk
@@ -26,7 +27,7 @@ from .test_trainer_losses import DOCUMENTS, NEGATIVES, QUERIES, _tiny, unit
 
 def test_group_batches_are_shaped_as_configured(tmp_path):
     data = write_pairs_dataset(tmp_path / "ds", {"code_docstring_code": 40}, negatives=20)
-    plan = MixturePlan(mixture_tasks([str(data)]), alpha=0.5, batch_size=8, seed=0)
+    plan = MixturePlan(task_row_groups([str(data)]), alpha=0.5, batch_size=8, seed=0)
     for group in (1, 4, 16):
         for batch in stream_batches(plan, lambda texts, kind: [[len(t)] for t in texts], 0, 3,
                                     negatives=group - 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dataset.settings import row_group_size_setting
 from ..schemas.settings import (
     comma_list,
     non_negative_float,
@@ -14,6 +15,14 @@ from ..schemas.settings import (
     render_argv,
     setting,
 )
+
+# tokens per text for every command that embeds (train, eval, filter, negatives)
+DEFAULT_MAX_LENGTH = 128
+
+
+def max_length_setting():
+    return setting(DEFAULT_MAX_LENGTH, "tokens per text", type=positive_int)
+
 
 # GTE §4 fine-tuning; lr is the stage-1 default divided by ten.
 STAGE2_PRESET = {"batch_size": 128, "group_size": 16, "max_length": 512, "lr": 2e-6}
@@ -65,7 +74,7 @@ class TrainConfig(MixtureSettings):
     warmup: float = setting(0.1, "warm-up: a fraction of --steps when below 1, else steps",
                             type=non_negative_float)
     weight_decay: float = setting(0.01, type=non_negative_float)
-    max_length: int = setting(128, "tokens per text", type=positive_int)
+    max_length: int = max_length_setting()
     token_budget: int = setting(16384, "padded tokens per GradCache chunk with gradients",
                                 type=positive_int)
     nograd_factor: int = setting(4, "no-grad chunks are this many times larger when dropout is off",
@@ -112,7 +121,7 @@ class EvalConfig:
         None, "rank each query against N candidates (CodeSearchNet: 1000) instead of the "
               "whole sample", type=positive_int)
     max_pairs: int = setting(1000, "pairs sampled per task", type=positive_int)
-    max_length: int = setting(128, type=positive_int)
+    max_length: int = max_length_setting()
     seed: int = setting(0, type=non_negative_int)
     device: str | None = setting(None)
     json: bool = setting(False, "print the report as JSON")
@@ -132,8 +141,8 @@ class FilterConfig:
                             "(E5: 2)", type=positive_int)
     pool: int = setting(1000, "rank among N documents of the task (E5 used 1M at scale; "
                               "memory is one pool's embeddings)", type=positive_int)
-    max_length: int = setting(128, "tokens per text", type=positive_int)
-    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
+    max_length: int = max_length_setting()
+    row_group_size: int = row_group_size_setting()
     device: str | None = setting(None)
     overwrite: bool = setting(False, "replace a dataset already in --output")
 
@@ -181,7 +190,7 @@ class NegativesConfig:
     near_duplicate: float = setting(0.8, "a candidate whose estimated Jaccard similarity to the "
                                          "positive reaches this is a copy of it and skipped",
                                     type=non_negative_float)
-    max_length: int = setting(128, "tokens per text", type=positive_int)
+    max_length: int = max_length_setting()
     token_budget: int = setting(8192, "padded tokens embedded at once (memory grows with it)",
                                 type=positive_int)
     block_rows: int = setting(16384, "corpus rows scored at once (memory: queries × this)",
@@ -197,7 +206,7 @@ class NegativesConfig:
     teacher_max_score: float = setting(
         0.5, "with --teacher: a candidate the teacher scores at or above this (sigmoid of its "
              "logit, 0..1) is a likely positive and skipped", type=non_negative_float)
-    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
+    row_group_size: int = row_group_size_setting()
     seed: int = setting(0, type=non_negative_int)
     device: str | None = setting(None)
     overwrite: bool = setting(False, "replace a dataset already in --output (otherwise a rerun "

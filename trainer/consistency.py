@@ -15,18 +15,11 @@ import time
 import pyarrow as pa
 import torch
 
-from .. import __version__
-from ..schemas import (
-    Manifest,
-    PairsFileWriter,
-    describe_file,
-    storage,
-    write_manifest,
-)
+from ..dataset.output import DatasetWriter, prepare_output
+from ..dataset.read import files_by_task, row_groups
+from ..schemas import storage
 from ..schemas.counts import Counts
-from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
-from .data import files_by_task, row_groups
 from .evaluate import embed_texts, ranks_of_positives
 from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
 
@@ -49,28 +42,21 @@ def _pools(paths: list[str], size: int):
 def consistency_filter(config) -> int:
     offline()
     started = time.time()
-    if storage.exists(storage.join(config.output, "manifest.json")) and not config.overwrite:
-        raise FileExistsError(f"{config.output}: already holds a dataset (use --overwrite)")
-    if storage.absolute(config.output) in {storage.absolute(d) for d in config.input}:
-        raise ValueError("--output must not be one of the --input datasets")
     if config.top_k >= config.pool:
         raise ValueError("--top-k must be smaller than --pool")
     tasks = files_by_task(config.input)  # refuses damaged inputs before any work
+    prepare_output(config.output, config.overwrite, inputs=config.input, clear=("data",))
     model = config.model or default_model_path()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     encoder = Encoder.from_pretrained(model).to(device).eval()
     tokenizer = load_tokenizer(model)
     encode = make_encode(tokenizer, config.max_length, encoder.pooling)
     pad = tokenizer.pad_token_id
-    storage.delete_dir(storage.join(config.output, "data"))
-    manifest = Manifest(command=redact_argv(["pairmill", *config.argv()]),
-                        row_group_size=config.row_group_size, created_by=f"pairmill {__version__}")
+    dataset = DatasetWriter(config.output, config.row_group_size)
     counts = Counts()
     for task, paths in tasks.items():
-        rel = f"data/{task}/part-00000.parquet"
-        writer, previous, kept_rows, seen = None, None, 0, 0
-        sink = storage.open_output(storage.join(config.output, rel))
-        try:
+        previous, seen = None, 0
+        with dataset.task_part(task) as part:
             for pool in _pools(paths, config.pool):
                 q = embed_texts(encoder, encode, pool.column("query").to_pylist(), "query", pad,
                                 device)
@@ -86,29 +72,16 @@ def consistency_filter(config) -> int:
                 counts.add("total", "rows_in", pool.num_rows, task)
                 counts.add("drop", "inconsistent", pool.num_rows - len(keep), task)
                 if keep:
-                    if writer is None:
-                        writer = PairsFileWriter(sink, config.row_group_size)
-                    writer.write(pool.take(keep))
-                    kept_rows += len(keep)
-                print(f"pairmill: filter {task}: {seen:,} pairs ranked, {kept_rows:,} kept",
+                    part.write(pool.take(keep))
+                print(f"pairmill: filter {task}: {seen:,} pairs ranked, {part.rows:,} kept",
                       file=sys.stderr)
-        finally:
-            if writer is not None:
-                writer.close()
-            sink.close()
+            kept_rows = part.rows
         counts.add("total", "rows_out", kept_rows, task)
         counts.add("total", "pairs_kept", kept_rows, task)
-        if kept_rows:
-            manifest.tasks[task] = [describe_file(config.output, rel)]
-        else:
-            storage.delete_dir(storage.join(config.output, f"data/{task}"))
-    manifest.counts = counts
-    manifest.counters = counts.summary()
-    manifest.extra = {"seconds": round(time.time() - started, 1),
-                      "filter": {"model": storage.portable_name(model), "top_k": config.top_k,
-                                 "pool": config.pool}}
-    write_manifest(config.output, manifest)
-    storage.write_bytes(storage.join(config.output, README_NAME), dataset_readme(manifest).encode())
+    dataset.finalize(redact_argv(["pairmill", *config.argv()]), counts, extra={
+        "seconds": round(time.time() - started, 1),
+        "filter": {"model": storage.portable_name(model), "top_k": config.top_k,
+                   "pool": config.pool}})
     for task in sorted(tasks):
         n_in = sum(n for t, r, n in counts.select("total") if t == task and r == "rows_in")
         n_out = sum(n for t, r, n in counts.select("total") if t == task and r == "rows_out")

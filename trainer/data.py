@@ -16,47 +16,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas import ManifestError, load_verified_manifest, read_manifest, storage
-from .plan import MixturePlan, RowGroup, RowRef, rank_slice
-
-
-def mixture_tasks(datasets: list[str]) -> dict[str, list[RowGroup]]:
-    """Row groups of every task over all datasets, from their manifests (no data file is read)."""
-    tasks: dict[str, list[RowGroup]] = {}
-    for location in datasets:
-        manifest = read_manifest(location)
-        size = manifest.row_group_size
-        for task, files in sorted(manifest.tasks.items()):
-            for entry in files:
-                if entry.rows == 0:
-                    continue
-                if size <= 0:
-                    raise ManifestError(f"{location}: manifest has no row_group_size")
-                full, rest = divmod(entry.rows, size)
-                counts = [size] * full + ([rest] if rest else [])
-                url = storage.join(location, entry.path)
-                tasks.setdefault(task, []).extend(RowGroup(url, i, n) for i, n in enumerate(counts))
-    return tasks
-
-
-def files_by_task(datasets: list[str]) -> dict[str, list[str]]:
-    """task -> its Parquet file locations over every dataset, in order; a damaged dataset is
-    refused here, before any work (the commands that rewrite datasets read them through this)."""
-    files: dict[str, list[str]] = {}
-    for location in datasets:
-        manifest = load_verified_manifest(location)
-        for task, entries in sorted(manifest.tasks.items()):
-            files.setdefault(task, []).extend(storage.join(location, e.path) for e in entries)
-    return files
-
-
-def row_groups(paths: list[str], columns: list[str] | None = None) -> Iterator[pa.Table]:
-    """Every row group of the files, in order, one at a time."""
-    for path in paths:
-        with storage.open_input(path) as f:
-            parquet = pq.ParquetFile(f)
-            for i in range(parquet.num_row_groups):
-                yield parquet.read_row_group(i, columns=columns)
+from ..dataset.read import RowGroup
+from ..schemas import ManifestError, storage
+from .plan import MixturePlan, RowRef, rank_slice
 
 
 class RowGroupReader:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import torch
 
 from ..schemas import read_manifest, storage
+from .configs import DEFAULT_MAX_LENGTH
 from .gradcache import token_chunks
 from .model import Encoder, load_tokenizer, make_encode, pad_chunk
 
@@ -72,7 +73,7 @@ def retrieval_metrics(ranks: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(model: str, datasets: list[str], candidates: int | None = None, max_pairs: int = 1000,
-             max_length: int = 128, seed: int = 0, device: str | None = None) -> dict:
+             max_length: int = DEFAULT_MAX_LENGTH, seed: int = 0, device: str | None = None) -> dict:
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     encoder = Encoder.from_pretrained(model).to(device).eval()
     tokenizer = load_tokenizer(model)
@@ -131,7 +132,7 @@ def format_report(report: dict) -> str:
 
 
 
-def evaluate_beir(model: str, paths: list[str], split: str = "test", max_length: int = 512,
+def evaluate_beir(model: str, paths: list[str], split: str = "test", max_length: int = DEFAULT_MAX_LENGTH,
                   device: str | None = None, block: int = 4096) -> dict:
     """nDCG@10, MAP@100, Recall@10/100, MRR@10, P@10 on each BEIR folder or CodeSearchNet file,
     and their mean over the sets."""

@@ -33,30 +33,22 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
-from .. import __version__
-from ..schemas import Manifest, PairsFileWriter, describe_file, storage, write_manifest
+from ..dataset.markers import CompletionMarker
+from ..dataset.minhash import signatures
+from ..dataset.output import DatasetWriter, TaskPart, prepare_output
+from ..dataset.read import files_by_task, row_count, row_groups
+from ..schemas import storage
 from ..schemas.counts import Counts
-from ..schemas.manifest import README_NAME, dataset_readme
 from ..schemas.settings import redact_argv
 from .configs import parse_rank_range
-from .data import files_by_task, row_groups
 from .evaluate import embed_texts
 from .model import Encoder, default_model_path, load_tokenizer, make_encode, offline
 
 Signer = Callable[[list[str]], np.ndarray]  # texts -> (n, num_perm) MinHash signatures
 SKIPS = ("own_document", "near_duplicate", "above_margin", "teacher")
-
-
-def _row_count(paths: list[str]) -> int:
-    total = 0
-    for path in paths:
-        with storage.open_input(path) as f:
-            total += pq.ParquetFile(f).metadata.num_rows
-    return total
 
 
 class Corpus:
@@ -83,7 +75,7 @@ class Corpus:
             return cls(folder)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        n = _row_count(paths)
+        n = row_count(paths)
         embeddings = np.lib.format.open_memmap(folder / "embeddings.npy", mode="w+",
                                                dtype=np.float16, shape=(n, dim))
         signatures = None
@@ -219,7 +211,7 @@ def choose_negatives(row_id: str, positive: str, positive_score: float,
 
 def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path, config,
                encoder: Encoder, encode, pad: int, device: torch.device, signer: Signer | None,
-               counts: Counts) -> int:
+               counts: Counts, part: TaskPart) -> int:
     def embed(texts: list[str], kind: str = "document") -> torch.Tensor:
         with torch.no_grad():
             return embed_texts(encoder, encode, texts, kind, pad, device, config.token_budget)
@@ -237,10 +229,7 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
     teacher = Teacher(config.teacher, device, config.max_length) if config.teacher else None
     own_corpus = corpus_paths == paths
     start, stop = parse_rank_range(config.rank_range)
-    rel = f"data/{task}/part-00000.parquet"
-    total, done, offset = _row_count(paths), 0, 0
-    sink = storage.open_output(storage.join(config.output, rel))
-    writer = PairsFileWriter(sink, config.row_group_size)
+    total, done, offset = row_count(paths), 0, 0
     bar = tqdm(total=total, unit="query", desc=f"{task}: searching", file=sys.stderr,
                dynamic_ncols=True)
     try:
@@ -280,13 +269,11 @@ def _mine_task(task: str, paths: list[str], corpus_paths: list[str], work: Path,
             table = table.set_column(table.schema.get_field_index("negatives"), "negatives",
                                      column) if "negatives" in table.schema.names \
                 else table.append_column("negatives", column)
-            writer.write(table)
+            part.write(table)
             done += len(rows)
             bar.update(len(rows))
     finally:
         bar.close()
-        writer.close()
-        sink.close()
     return done
 
 
@@ -299,23 +286,27 @@ def _work_folder(output: str) -> Path:
     return Path(tempfile.gettempdir()) / f"pairmill-negatives-{digest}"
 
 
+def negatives_command(config) -> int:
+    """`pairmill negatives`: near copies of the positive judged by the dedup step's MinHash
+    signatures at its default settings, so "near copy" means what it means in `pairmill dedup`."""
+    return mine_negatives(config, signatures if config.near_duplicate > 0 else None)
+
+
 def mine_negatives(config, signer: Signer | None = None) -> int:
-    """Run `pairmill negatives`; `signer` gives MinHash signatures for the near-copy check (the
-    CLI passes the dedup step's; the trainer package itself does not import the pipelines)."""
+    """Run `pairmill negatives`; `signer` gives MinHash signatures for the near-copy check."""
     # nothing here forks, so the tokenizer may use every core (offline() turns that off by default)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     offline()
     started = time.time()
     parse_rank_range(config.rank_range)
-    if storage.absolute(config.output) in {storage.absolute(d) for d in config.input}:
-        raise ValueError("--output must not be one of the --input datasets")
-    if storage.exists(storage.join(config.output, "manifest.json")) and not config.overwrite:
-        raise FileExistsError(f"{config.output}: already holds a dataset (use --overwrite)")
     tasks = files_by_task(config.input)
     corpus_tasks = files_by_task(config.corpus) if config.corpus else tasks
     missing = sorted(set(tasks) - set(corpus_tasks))
     if missing:
         raise ValueError(f"--corpus has no documents for task(s) {', '.join(missing)}")
+    # a rerun keeps the parts of tasks that finished (their markers say so)
+    prepare_output(config.output, config.overwrite, inputs=config.input,
+                   clear=("data",) if config.overwrite else ())
     work_root = _work_folder(config.output)
     if config.overwrite and work_root.exists():
         shutil.rmtree(work_root)
@@ -324,41 +315,36 @@ def mine_negatives(config, signer: Signer | None = None) -> int:
     encoder = Encoder.from_pretrained(model, dropout=False).to(device).eval()
     tokenizer = load_tokenizer(model)
     encode = make_encode(tokenizer, config.max_length, encoder.pooling)
-    manifest = Manifest(command=redact_argv(["pairmill", *config.argv()]),
-                        row_group_size=config.row_group_size, created_by=f"pairmill {__version__}")
+    dataset = DatasetWriter(config.output, config.row_group_size)
+    command = redact_argv(["pairmill", *config.argv()])
     counts = Counts()
     for task, paths in tasks.items():
         work = work_root / task
-        marker = work / "task.done"
-        rel = f"data/{task}/part-00000.parquet"
-        command = redact_argv(["pairmill", *config.argv()])
-        finished = json.loads(marker.read_text()) if marker.exists() else {}
-        if finished.get("command") == command and storage.exists(storage.join(config.output, rel)):
+        marker = CompletionMarker(str(work / "task.done"))
+        finished = marker.finished(command)
+        if finished is not None and dataset.has_task(task):
             counts += Counts.from_json(finished["counts"])
             print(f"pairmill: negatives {task}: finished in an earlier run, kept", file=sys.stderr)
-        else:
-            task_counts = Counts()
+            continue
+        task_counts = Counts()
+        with dataset.task_part(task) as part:
             rows = _mine_task(task, paths, corpus_tasks[task], work, config, encoder, encode,
-                              tokenizer.pad_token_id, device, signer, task_counts)
-            task_counts.add("total", "rows_in", rows, task)
-            task_counts.add("total", "rows_out", rows, task)
-            task_counts.add("total", "pairs_kept", rows, task)
-            shutil.rmtree(work / "corpus")  # the embeddings are not needed once a task is done
-            marker.write_text(json.dumps({"command": command, "counts": task_counts.to_json()}))
-            counts += task_counts
-        manifest.tasks[task] = [describe_file(config.output, rel)]
-    manifest.counts = counts
-    manifest.counters = counts.summary()
+                              tokenizer.pad_token_id, device, signer, task_counts, part)
+        task_counts.add("total", "rows_in", rows, task)
+        task_counts.add("total", "rows_out", rows, task)
+        task_counts.add("total", "pairs_kept", rows, task)
+        shutil.rmtree(work / "corpus")  # the embeddings are not needed once a task is done
+        marker.write(command, {"counts": task_counts.to_json()})
+        counts += task_counts
     start, stop = parse_rank_range(config.rank_range)
-    manifest.extra = {"seconds": round(time.time() - started, 1),
-                      "negatives": {"model": storage.portable_name(model),
-                                    "per_query": config.per_query, "rank_range": [start, stop],
-                                    "margin": config.margin, "search": config.search,
-                                    "teacher": storage.portable_name(config.teacher)
-                                    if config.teacher else None,
-                                    "near_duplicate": config.near_duplicate if signer else None}}
-    write_manifest(config.output, manifest)
-    storage.write_bytes(storage.join(config.output, README_NAME), dataset_readme(manifest).encode())
+    dataset.finalize(command, counts, extra={
+        "seconds": round(time.time() - started, 1),
+        "negatives": {"model": storage.portable_name(model),
+                      "per_query": config.per_query, "rank_range": [start, stop],
+                      "margin": config.margin, "search": config.search,
+                      "teacher": storage.portable_name(config.teacher)
+                      if config.teacher else None,
+                      "near_duplicate": config.near_duplicate if signer else None}})
     for task in sorted(tasks):
         notes = {r: n for t, r, n in counts.select("note") if t == task}
         skipped = ", ".join(f"{notes.get('negative_' + s, 0):,} {s}" for s in SKIPS)

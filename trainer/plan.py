@@ -16,17 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dataset.read import RowGroup
+
 # Tasks are drawn in blocks so `task_at(step)` is random-access without replaying earlier steps.
 _BLOCK = 4096
-
-
-@dataclass(frozen=True)
-class RowGroup:
-    """One Parquet row group: `location` is the file (local path or fsspec URL)."""
-
-    location: str
-    index: int
-    rows: int
 
 
 @dataclass(frozen=True)

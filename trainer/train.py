@@ -26,9 +26,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..dataset.read import task_row_groups
 from ..schemas import storage
 from .configs import STAGE2_PRESET, TrainConfig
-from .data import mixture_tasks, stream_batches
+from .data import stream_batches
 from .gradcache import GradCacheStep
 from .losses import ContrastiveLoss, make_loss, with_matryoshka
 from .model import Encoder, base_model_name, default_model_path, load_tokenizer, make_encode
@@ -222,7 +223,7 @@ def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
         dist.broadcast_object_list(shared, src=0)
         resume_from = Path(shared[0]) if shared[0] else None
 
-    plan = MixturePlan(mixture_tasks(config.input), config.alpha, config.batch_size, config.seed)
+    plan = MixturePlan(task_row_groups(config.input), config.alpha, config.batch_size, config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed)

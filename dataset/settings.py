@@ -1,12 +1,26 @@
-"""Settings of the Beam commands (mine, dedup, stats): Beam-free, so `pairmill --help` and a
-recipe check load no pipeline code."""
+"""Settings of the commands that make pairs datasets (mine, dedup, stats) and of how any
+command writes one: Beam-free, so `pairmill --help`, recipes and the trainer's commands load no
+pipeline code. A setting shared by several commands is defined here once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schemas.settings import fraction, language_codes, positive_int, render_argv, setting
+from ..extractors.settings import ReadSettings, RuleSettings
+from ..schemas.settings import fraction, positive_int, render_argv, setting
+
+DEFAULT_ROW_GROUP_SIZE = 1000
+# MinHash defaults of `pairmill dedup` (dataset/minhash.py); `pairmill negatives` means the same
+# by "near copy". Here, not in minhash.py, so the CLI's settings import no numpy.
+NUM_PERM = 128
+NGRAM = 5
+DEFAULT_ROWS_PER_FILE = 100_000
+
+
+def row_group_size_setting():
+    """`--row-group-size`, for every command that writes a dataset."""
+    return setting(DEFAULT_ROW_GROUP_SIZE, "rows per Parquet row group", type=positive_int)
 
 
 @dataclass(kw_only=True)
@@ -15,48 +29,10 @@ class WriteSettings:
 
     output: str = setting(help="dataset folder to write (local, gs://, s3://, ...)", metavar="DIR")
     overwrite: bool = setting(False, "replace a dataset already in --output")
-    row_group_size: int = setting(1000, "rows per Parquet row group", type=positive_int)
-    rows_per_file: int = setting(100_000, "target rows per Parquet file", type=positive_int)
+    row_group_size: int = row_group_size_setting()
+    rows_per_file: int = setting(DEFAULT_ROWS_PER_FILE, "target rows per Parquet file", type=positive_int)
     allow_empty: bool = setting(False, "exit 0 even when no pair is kept (otherwise a run that "
                                        "keeps nothing fails, naming the top drop reasons)")
-
-
-@dataclass(kw_only=True)
-class ReadSettings:
-    """Limits on what one record may hold, whatever the source: memory stays bounded."""
-
-    max_record_bytes: int = setting(
-        32 << 20, "a line or document longer than this is a `record_too_large` dead letter",
-        type=positive_int)
-    column: list[str] = setting(
-        [], "FIELD=COLUMN: take the record field FIELD from COLUMN, for exports (Parquet or "
-            "JSON lines, as on the Hub) that name fields otherwise", many=True,
-        metavar="FIELD=COLUMN")
-
-    def column_map(self) -> dict[str, str]:
-        """FIELD -> COLUMN; a malformed entry is a clear error before any work."""
-        out = {}
-        for item in self.column:
-            field_name, eq, column = str(item).partition("=")
-            if not eq or not field_name.strip() or not column.strip():
-                raise ValueError(f"--column {item!r}: expected FIELD=COLUMN, such as title=post_title")
-            out[field_name.strip()] = column.strip()
-        return out
-
-
-@dataclass(kw_only=True)
-class FilterSettings:
-    """What every mined pair must pass, whatever the source."""
-
-    languages: tuple[str, ...] = setting(
-        (), "keep only pairs in these languages (ISO 639-1 codes, comma-separated: en,de); "
-            "text pairs are identified offline with py3langid, code pairs by their docstring",
-        type=language_codes, metavar="CODES")
-    pii: str = setting(
-        "redact", "personal data (e-mail addresses, phone numbers, public IP addresses, card "
-                  "numbers, keys and tokens) in queries and documents: replace it with "
-                  "<EMAIL>, <PHONE>, ... (redact), drop the pair (drop), or keep it (keep)",
-        choices=("redact", "drop", "keep"))
 
 
 @dataclass(kw_only=True)
@@ -79,7 +55,7 @@ class MineConfig:
     write: WriteSettings
     read: ReadSettings = field(default_factory=ReadSettings)
     shards: ShardSettings = field(default_factory=ShardSettings)
-    filters: FilterSettings = field(default_factory=FilterSettings)
+    rules: RuleSettings = field(default_factory=RuleSettings)
     beam_args: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -92,7 +68,7 @@ class MineConfig:
             if self.inputs.get(kind.name):
                 argv += [f"--{kind.name}", *self.inputs[kind.name]]
         return [*argv, *render_argv(self.write, skip={"overwrite"}), *render_argv(self.options),
-                *render_argv(self.read), *render_argv(self.shards), *render_argv(self.filters),
+                *render_argv(self.read), *render_argv(self.shards), *render_argv(self.rules),
                 *self.beam_args]
 
 
@@ -103,8 +79,8 @@ class DedupConfig:
     input: list[str] = setting(help="pairs datasets to merge and dedup", many=True, metavar="DIR")
     threshold: float = setting(0.8, "Jaccard similarity above which two texts are duplicates",
                                type=fraction)
-    num_perm: int = setting(128, "MinHash signature length, a power of two", type=positive_int)
-    ngram: int = setting(5, "words per shingle", type=positive_int)
+    num_perm: int = setting(NUM_PERM, "MinHash signature length, a power of two", type=positive_int)
+    ngram: int = setting(NGRAM, "words per shingle", type=positive_int)
     field: str = setting("pair", "text compared for near duplicates (pair: query + document)",
                          choices=("pair", "query", "document"))
     shuffle_shards: int = setting(
@@ -126,3 +102,9 @@ class DedupConfig:
 class StatsConfig:
     dataset: str = setting(help="a pairs dataset", positional=True, metavar="DIR")
     json: bool = setting(False, "print the summary as JSON")
+
+
+# the settings groups every `pairmill mine` takes beside its source's own: (MineConfig field,
+# class); the parser, the command line, recipes and manifests all read this one list
+MINE_GROUPS = (("read", ReadSettings), ("shards", ShardSettings), ("rules", RuleSettings),
+               ("write", WriteSettings))

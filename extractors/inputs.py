@@ -15,8 +15,8 @@ import shutil
 import tempfile
 import zlib
 
-from ..extractors.result import Oversized
 from ..schemas import storage
+from .result import Oversized
 
 # Pushshift/Arctic Shift .zst frames need a window of up to 2 GiB.
 ZSTD_MAX_WINDOW = 2**31
@@ -82,6 +82,11 @@ class _Members(io.RawIOBase):
     Unlike GzipFile and BZ2File, what was decompressed before a truncation is handed out first;
     the EOFError comes on the read after it, so every complete record before a break is kept.
     Output per call is capped (`max_length`), so a decompression bomb costs no memory.
+
+    `_input` always holds exactly the compressed bytes the decompressor has not taken: at the end
+    of a member that is `unused_data` alone. (CPython's zlib leaves the same leftover in
+    `unconsumed_tail` too when the member ends on a capped call; feeding both on duplicated or
+    lost whole members of per-record gzip WARCs.)
     """
 
     OUTPUT = 1 << 20
@@ -91,57 +96,78 @@ class _Members(io.RawIOBase):
         self._raw = raw
         self._new = new
         self._dec = new()
-        self._started = False
-        self._tail = b""  # compressed input handed over but not yet consumed
+        self._started = False  # the current member has been given bytes
+        self._input = b""  # compressed bytes read but not taken by the decompressor
+        self._pending = memoryview(b"")
+        self._pos = 0
+        self._reported = False
 
     def readable(self) -> bool:
+        return True
+
+    def _next_member(self) -> bool:
+        """Start a new decompressor on what follows a finished member; False at the clean end.
+        Zero bytes between or after members are padding (as `gzip` reads them)."""
+        rest = self._input.lstrip(b"\x00")
+        while not rest:
+            rest = self._raw.read(self.RAW_READ)
+            if not rest:
+                return False
+            rest = rest.lstrip(b"\x00")
+        self._input = rest
+        self._dec, self._started = self._new(), False
         return True
 
     def _more(self) -> bytes:
         """The next piece of output; b"" at the clean end of the input."""
         while True:
-            if self._dec.eof:
-                rest = self._dec.unused_data + self._tail
-                self._tail = b""
-                if not rest.strip(b"\x00"):  # trailing padding some writers add
-                    rest = self._raw.read(self.RAW_READ)
-                    if not rest:
-                        return b""
-                self._dec, self._started = self._new(), False
-                self._tail = rest
-            if self._tail or getattr(self._dec, "needs_input", True) is False:
-                data, self._tail = self._tail, b""
+            if self._dec.eof and not self._next_member():
+                return b""
+            if self._input:
+                data, self._input = self._input, b""
+            elif self._started and getattr(self._dec, "needs_input", True) is False:
+                data = b""  # bz2 holds output back until asked again
             else:
                 data = self._raw.read(self.RAW_READ)
                 if not data:
-                    if self._started and not self._dec.eof:
-                        return self._cut_short()
-                    return b""
+                    if not self._started:
+                        return b""
+                    # zlib may still hold output for input it has taken; ask once more
+                    out = self._dec.decompress(b"", self.OUTPUT)
+                    self._input = b"" if not self._dec.eof else self._dec.unused_data
+                    if out or self._dec.eof:
+                        if out:
+                            return out
+                        continue
+                    return self._cut_short()
             self._started = True
             out = self._dec.decompress(data, self.OUTPUT)
-            self._tail = getattr(self._dec, "unconsumed_tail", b"") or b""  # zlib keeps it out
+            if self._dec.eof:
+                self._input = self._dec.unused_data
+            else:
+                self._input = getattr(self._dec, "unconsumed_tail", b"")  # zlib: input left by the cap
             if out:
                 return out
 
     def readinto(self, buffer) -> int:
-        if not getattr(self, "_pending", None):
+        if not self._pending:
             self._pending = memoryview(self._more())
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
-        self._pos = getattr(self, "_pos", 0) + n
+        self._pos += n
         return n
 
     def _cut_short(self) -> bytes:
         """End of data first (the buffered reader above hands out what it holds), then the
         error on the next read."""
-        if getattr(self, "_reported", False):
+        if self._reported:
             raise EOFError("compressed stream cut short: the file is truncated")
         self._reported = True
         return b""
 
     def tell(self) -> int:
-        return getattr(self, "_pos", 0)
+        return self._pos
 
     def close(self) -> None:
         self._raw.close()

@@ -16,6 +16,7 @@ import numpy as np
 import regex
 
 from ..extractors.text.words import ABUGIDA, HAN_KANA
+from .settings import NGRAM, NUM_PERM
 
 _RNG = np.random.Generator(np.random.PCG64(20230807))
 # bytes that belong to a word: ASCII letters, digits, underscore, and all non-ASCII bytes
@@ -65,7 +66,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: list[str], ngram: int = NGRAM) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of the word n-grams of each (lower-cased) text (character n-grams in
     scripts without spaces, see `word_text`).
 
@@ -114,7 +115,7 @@ def shingle_hashes(texts: list[str], ngram: int = 5) -> tuple[np.ndarray, np.nda
     return _mix(np.concatenate(parts)), np.concatenate(docs)
 
 
-def signatures(texts: list[str], num_perm: int = 128, ngram: int = 5) -> np.ndarray:
+def signatures(texts: list[str], num_perm: int = NUM_PERM, ngram: int = NGRAM) -> np.ndarray:
     """(len(texts), num_perm) uint32 one-permutation MinHash signatures; EMPTY rows for no words.
 
     The top bits of a shingle hash choose its bin, the next 32 bits are its value; each bin keeps
