@@ -1,0 +1,76 @@
+"""Every `mine` source on the real samples, on the local runner, on Flink and on Spark: are the
+Parquet parts (and dead letters) byte-identical? The suite checks reddit and dedup on both
+clusters at every run; this checks the other sources, which take too long for the suite.
+
+    python benchmarks/check_engines_sources.py
+
+Needs `make engines` and ../shared/realdata; starts and stops the clusters itself. Results go to
+benchmarks/results/engines_sources.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench_engines import _digest, _engines  # same folder: run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "realdata"
+POOL = ["--environment_type=EXTERNAL", "--environment_config=localhost:50000"]
+ENGINES = {
+    "local": [],
+    "flink": ["--runner=FlinkRunner", "--flink_master=localhost:8081", *POOL],
+    "spark": ["--runner=SparkRunner", "--spark_master_url=spark://localhost:7077", *POOL],
+}
+SOURCES = {
+    "code": ["--input", str(ROOT / "schemas"), str(ROOT / "dataset")],
+    "web": ["--input", str(REAL / "warc" / "warcfile.warc.gz"),
+            str(REAL / "warc" / "example-iana.org-chunked.warc")],
+    "reddit": ["--submissions", str(REAL / "reddit" / "AskWomen_submissions.zst"),
+               "--comments", str(REAL / "reddit" / "RC_2005-12.zst")],
+    "stackexchange": ["--input", str(REAL / "stackexchange" / "Posts.xml")],
+    "arxiv": ["--input", str(REAL / "arxiv" / "arxiv-metadata-oai-snapshot.sample.jsonl")],
+    "s2orc": ["--input", str(REAL / "s2orc" / "*.json")],
+    "wikipedia": ["--input", str(REAL / "wikipedia" / "enwiki-table-markup.xml.bz2")],
+}
+
+
+def main() -> None:
+    work = Path("/tmp/pairmill-check-engines")
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+    rows = []
+    _engines("flink-up")
+    _engines("spark-up")
+    try:
+        for source, args in SOURCES.items():
+            row = {"source": source}
+            for engine, flags in ENGINES.items():
+                out = work / source / engine
+                started = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "pairmill", "mine", source, *args,
+                                       "--output", str(out), *flags], capture_output=True,
+                                      text=True)
+                row[f"{engine}_seconds"] = round(time.perf_counter() - started, 1)
+                if done.returncode != 0:
+                    row[engine] = f"failed: {done.stderr.strip().splitlines()[-1]}"
+                    continue
+                row[engine] = _digest(out)
+                manifest = json.loads((out / "manifest.json").read_text())
+                row[f"{engine}_pairs"] = manifest["counters"]["pairs_kept"]
+            row["identical"] = row["local"] == row.get("flink") == row.get("spark")
+            rows.append(row)
+            print(f"{source:14s} pairs {row.get('local_pairs')}: identical={row['identical']} "
+                  f"(local {row['local_seconds']} s, flink {row['flink_seconds']} s, spark "
+                  f"{row['spark_seconds']} s)", flush=True)
+    finally:
+        _engines("down")
+    out = ROOT / "benchmarks" / "results" / "engines_sources.json"
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
