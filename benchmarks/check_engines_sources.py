@@ -51,10 +51,15 @@ def main() -> None:
             for engine, flags in ENGINES.items():
                 out = work / source / engine
                 started = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "pairmill", "mine", source, *args,
-                                       "--output", str(out), *flags], capture_output=True,
-                                      text=True)
-                row[f"{engine}_seconds"] = round(time.perf_counter() - started, 1)
+                try:
+                    done = subprocess.run([sys.executable, "-m", "pairmill", "mine", source,
+                                           *args, "--output", str(out), *flags],
+                                          capture_output=True, text=True, timeout=900)
+                except subprocess.TimeoutExpired:
+                    row[engine] = "failed: no result in 900 s"
+                    continue
+                finally:
+                    row[f"{engine}_seconds"] = round(time.perf_counter() - started, 1)
                 if done.returncode != 0:
                     row[engine] = f"failed: {done.stderr.strip().splitlines()[-1]}"
                     continue

@@ -4,7 +4,8 @@
 #
 #   engines.sh fetch       Flink, Spark and Beam's job servers into $PAIRMILL_ENGINES
 #   engines.sh flink-up    JobManager on localhost:8081, two TaskManagers, SDK worker pool :50000
-#   engines.sh spark-up    master spark://localhost:7077, one 2-core worker, SDK worker pool :50000
+#   engines.sh spark-up    master spark://localhost:7077, two workers, SDK worker pool :50000
+#   engines.sh spark-worker        one more Spark worker (a replacement for a lost one)
 #   engines.sh flink-taskmanager   one more TaskManager (a replacement for a lost one)
 #   engines.sh down        stops everything this script started
 #
@@ -68,19 +69,19 @@ fetch_spark() {
 # the classpath of one Beam job server: the runner module and the job service, with their
 # runtime dependencies, copied by Maven into $CACHE/jobserver/NAME/lib
 fetch_job_server() {
-  local name="$1" artifact="$2" extra="$3" dir="$CACHE/jobserver/$1"
-  [ -f "$dir/lib/.complete" ] && return
-  log "Beam $name job server classpath from Maven Central"
-  rm -rf "$dir" && mkdir -p "$dir"
-  cat > "$dir/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  local name="$1" artifact="$2" extra="$3" dir="$CACHE/jobserver/$1" pom
+  pom="<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>
 <groupId>pairmill.engines</groupId><artifactId>$name-job-server</artifactId><version>1</version>
 <packaging>pom</packaging><dependencies>
 <dependency><groupId>org.apache.beam</groupId><artifactId>$artifact</artifactId><version>$BEAM_RUNNERS</version></dependency>
 <dependency><groupId>org.apache.beam</groupId><artifactId>beam-runners-java-job-service</artifactId><version>$BEAM_JOB_SERVICE</version></dependency>
 $extra
-</dependencies></project>
-EOF
+</dependencies></project>"
+  # fetched before from this very pom: nothing to do (a changed pin fetches again)
+  [ -f "$dir/lib/.complete" ] && [ "$(cat "$dir/pom.xml" 2>/dev/null)" = "$pom" ] && return
+  log "Beam $name job server classpath from Maven Central"
+  rm -rf "$dir" && mkdir -p "$dir"
+  printf '%s\n' "$pom" > "$dir/pom.xml"
   (cd "$dir" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime)
   touch "$dir/lib/.complete"
 }
@@ -118,10 +119,11 @@ start_bg() {  # name command...: started detached, its pid kept for `down`
 }
 
 worker_pool() {
-  # the pool starts each SDK worker as a plain `python`: the project's venv comes first on PATH
+  # the pool starts each SDK worker as a plain `python`: the project's venv comes first on PATH.
+  # pairmill's pool, not Beam's: every worker of both clusters shares this one (see its docstring)
   if ! listening localhost "$WORKER_POOL_PORT"; then
     PATH="$(dirname "$PYTHON"):$PATH" start_bg worker-pool "$PYTHON" -m \
-      apache_beam.runners.worker.worker_pool_main --service_port="$WORKER_POOL_PORT"
+      pairmill.pipelines.worker_pool --service_port="$WORKER_POOL_PORT"
     wait_port localhost "$WORKER_POOL_PORT" 60 "the SDK worker pool"
   fi
 }
@@ -164,16 +166,27 @@ spark_up() {
   start_bg spark-master "$home/bin/spark-class" org.apache.spark.deploy.master.Master \
     --host localhost --port 7077 --webui-port 8080
   wait_port localhost 7077 120 "the Spark master"
-  # one worker with two cores: its executors share the SDK worker pool on :50000, and two
-  # workers' executors ask the pool for SDK workers under the same worker id, so one executor's
-  # clean-up stops the other's SDK worker and a task hangs (seen here; on a real cluster each
-  # node has its own pool)
-  start_bg spark-worker-1 "$home/bin/spark-class" org.apache.spark.deploy.worker.Worker \
-    --host localhost --cores 2 --memory 4g --webui-port 8181 \
-    --work-dir "$RUN/spark-work" spark://localhost:7077
+  spark_worker
+  spark_worker
   worker_pool
+  local deadline=$((SECONDS + 120))
+  until "$PYTHON" -c "import json,sys,urllib.request;sys.exit(sum(w['state']=='ALIVE' for w in json.load(urllib.request.urlopen('http://localhost:8080/json/'))['workers'])<2)" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { log "the Spark workers did not register"; exit 1; }
+    sleep 1
+  done
   log "Spark is up: pairmill mine ... --runner=SparkRunner --spark_master_url=spark://localhost:7077" \
       "--environment_type=EXTERNAL --environment_config=localhost:$WORKER_POOL_PORT"
+}
+
+spark_worker() {  # one more one-core worker (also a replacement for a lost one)
+  local home="$CACHE/spark-$SPARK_VERSION" n=1
+  while [ -e "$RUN/spark-worker-$n.pid" ] && kill -0 "$(cat "$RUN/spark-worker-$n.pid")" 2>/dev/null; do
+    n=$((n + 1))
+  done
+  SPARK_HOME="$home" SPARK_LOCAL_IP=127.0.0.1 SPARK_LOG_DIR="$RUN/spark" \
+    start_bg "spark-worker-$n" "$home/bin/spark-class" org.apache.spark.deploy.worker.Worker \
+    --host localhost --cores 1 --memory 2g --webui-port $((8180 + n)) \
+    --work-dir "$RUN/spark-work" spark://localhost:7077
 }
 
 flink_taskmanager() {  # one more TaskManager (a replacement for a lost one)
@@ -198,8 +211,9 @@ case "${1:-}" in
   fetch) fetch ;;
   flink-up) flink_up ;;
   flink-taskmanager) flink_taskmanager ;;
+  spark-worker) spark_worker ;;
   spark-up) spark_up ;;
   down) down ;;
   home) echo "$CACHE" ;;
-  *) echo "usage: $0 fetch|flink-up|flink-taskmanager|spark-up|down|home" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|flink-up|flink-taskmanager|spark-up|spark-worker|down|home" >&2; exit 2 ;;
 esac

@@ -87,6 +87,17 @@ def _classpath(engine: str) -> list[str]:
     return path
 
 
+def _spark_executor_guava() -> list[str]:
+    """Beam's Guava ahead of Spark's on the executors. An executor loads Spark's Guava 14
+    before the jars the job adds, and Beam's GCS options (always on the job server's classpath:
+    it needs them to start) call a Guava 33 method, so the first task on every executor failed
+    with NoSuchMethodError and was retried. Paths that an executor lacks are ignored."""
+    lib = os.path.join(engines_home(), "jobserver", "spark", "lib")
+    jars = sorted(os.path.join(lib, name) for name in os.listdir(lib)
+                  if name.startswith(("guava-", "failureaccess-")))
+    return [f"-Dspark.executor.extraClassPath={os.pathsep.join(jars)}"] if jars else []
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))
@@ -100,7 +111,8 @@ def _start_job_server(engine: str, master: str) -> str:
         command = ["java", "-cp", os.pathsep.join(classpath),
                    "org.apache.beam.runners.flink.FlinkJobServerDriver", f"--flink-master={master}"]
     else:
-        command = ["java", *SPARK_JAVA_OPENS, "-cp", os.pathsep.join(classpath),
+        command = ["java", *SPARK_JAVA_OPENS, *_spark_executor_guava(), "-cp",
+                   os.pathsep.join(classpath),
                    "org.apache.beam.runners.spark.SparkJobServerDriver",
                    f"--spark-master-url={master}"]
     command += [f"--job-port={job}", f"--artifact-port={artifact}",

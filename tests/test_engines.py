@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,7 +156,7 @@ def test_a_lost_flink_taskmanager_loses_and_duplicates_nothing(clusters, local_r
     """A TaskManager is killed while the job runs (parallelism 2): the job restarts under the
     restart strategy flink-up configures, on a replacement TaskManager, and the run completes
     with exactly the local runner's files, nothing lost or repeated (writes commit once).
-    (Spark's case needs a replacement worker too: docs/scale.md.)"""
+    """
     args, local = local_runs
     out = tmp_path / "mined"
     run = subprocess.Popen([sys.executable, "-m", "pairmill", "mine", "reddit", *args,
@@ -176,3 +178,55 @@ def test_a_lost_flink_taskmanager_loses_and_duplicates_nothing(clusters, local_r
     theirs = json.loads((local / "mined" / "manifest.json").read_text())
     assert json.loads((out / "manifest.json").read_text())["counts"] == theirs["counts"]
     assert _flink_restarts() > 0  # the kill hit the job: Flink restarted it
+
+
+def _engine_pid(name: str) -> int:
+    """The process group engines.sh started NAME in (a Spark worker and its executors)."""
+    run = Path(_engines("home").stdout.strip()) / "run"
+    return int((run / f"{name}.pid").read_text())
+
+
+def _spark_tasks_started(log: Path) -> set[str]:
+    """The executors the job server's log shows running a task."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return set(re.findall(r"Starting task \S+ in stage \S+ \(TID \d+\) \(\S+, executor (\d+)",
+                          text))
+
+
+def test_a_lost_spark_worker_loses_and_duplicates_nothing(clusters, local_runs, tmp_path):
+    """One of the two Spark workers is killed, with its executor, while both executors run
+    tasks of the job: Spark reruns what was lost on the other worker, and the run completes with
+    exactly the local runner's files. A replacement worker is started for whatever runs next."""
+    args, local = local_runs
+    out = tmp_path / "mined"
+    run = subprocess.Popen([sys.executable, "-m", "pairmill", "mine", "reddit", *args,
+                            "--output", str(out), *ENGINE_FLAGS["spark"]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.time() + 240
+        log = None
+        while time.time() < deadline and run.poll() is None:
+            found = re.search(r"\(log (\S+)\)", "".join(stderr))
+            log = Path(found.group(1)) if found else None
+            if log and len(_spark_tasks_started(log)) == 2:
+                break
+            time.sleep(0.2)
+        assert log and len(_spark_tasks_started(log)) == 2, "the job never ran on both workers"
+        os.killpg(_engine_pid("spark-worker-1"), signal.SIGKILL)
+        run.wait(timeout=480)
+        reader.join(10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        assert _engines("spark-worker").returncode == 0
+    assert run.returncode == 0, "".join(stderr)
+    assert _files(out) == _files(local / "mined")
+    theirs = json.loads((local / "mined" / "manifest.json").read_text())
+    assert json.loads((out / "manifest.json").read_text())["counts"] == theirs["counts"]
+    job_log = log.read_text(errors="replace")
+    assert "worker lost" in job_log  # the kill hit the job: one of its executors was lost
+    assert re.search(r"Starting task \d+\.[1-9]", job_log)  # and a task ran again elsewhere
+    assert "NoSuchMethodError" not in job_log  # the executors' classpath holds together
