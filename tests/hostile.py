@@ -274,3 +274,303 @@ def s2orc_layouts(papers: list[Path], flat: Path, nested: Path) -> None:
         (flat / path.name).write_text(json.dumps(paper))
         inner = {k: paper.pop(k) for k in ("body_text", "bib_entries") if k in paper}
         (nested / path.name).write_text(json.dumps({**paper, "grobid_parse": inner}))
+
+
+# --- paper metadata (`mine s2orc --metadata`, `--papers/--abstracts/--citations`) -------------
+# Rows shaped as the real exports are: S2ORC 2020-07-05 `metadata/*.jsonl.gz` lines, and the
+# S2AG `papers`, `abstracts`, `citations` datasets (corpusid an integer there, a string in
+# `citations`; `citedcorpusid` null for an unresolved reference).
+
+def s2orc_metadata_row(paper_id: str, title: str | None, abstract: str | None,
+                       outbound: list[str] = (), inbound: list[str] = ()) -> dict:
+    return {"paper_id": paper_id, "title": title,
+            "authors": [{"first": "Ada", "middle": [], "last": "Lovelace", "suffix": ""}],
+            "abstract": abstract, "year": 2016, "arxiv_id": None, "acl_id": None, "pmc_id": None,
+            "pubmed_id": None, "doi": None, "venue": None, "journal": "Brewing Science",
+            "mag_id": "2426173123", "mag_field_of_study": ["Chemistry"],
+            "outbound_citations": list(outbound), "inbound_citations": list(inbound),
+            "has_outbound_citations": bool(outbound), "has_inbound_citations": bool(inbound),
+            "has_pdf_parse": False, "s2_url": f"https://api.semanticscholar.org/CorpusID:{paper_id}"}
+
+
+def paper_abstract(i: int) -> str:
+    return (f"We measure how grind size {i} changes extraction yield in espresso and show that "
+            f"finer grinds raise the yield until channelling sets in at high pressure.")
+
+
+def s2ag_paper(corpusid: int, title: str | None) -> dict:
+    return {"corpusid": corpusid,
+            "externalids": {"ACL": None, "DBLP": None, "ArXiv": None, "MAG": "2921691074",
+                            "CorpusId": str(corpusid), "PubMed": None, "DOI": None,
+                            "PubMedCentral": None},
+            "url": f"https://www.semanticscholar.org/paper/{corpusid:040d}", "title": title,
+            "authors": [{"authorId": "93500598", "name": "R. Thanoon"}], "venue": "",
+            "publicationvenueid": None, "year": 2018, "referencecount": 0, "citationcount": 0,
+            "influentialcitationcount": 0, "isopenaccess": False, "s2fieldsofstudy": None,
+            "publicationtypes": None, "publicationdate": None,
+            "journal": {"name": "", "pages": None, "volume": ""},
+            "updated": "2022-01-27T02:09:51.713Z"}
+
+
+def s2ag_abstract(corpusid: int, abstract: str | None) -> dict:
+    return {"corpusid": corpusid,
+            "openaccessinfo": {"externalids": {"MAG": "2977278554", "ACL": None, "DOI": None,
+                                               "PubMedCentral": None, "ArXiv": None},
+                               "license": None, "url": None, "status": None},
+            "abstract": abstract}
+
+
+def s2ag_citation(citing, cited) -> dict:
+    return {"citingcorpusid": None if citing is None else str(citing),
+            "citedcorpusid": None if cited is None else str(cited), "isinfluential": False,
+            "contexts": None, "intents": None, "updated": "2020-09-13T15:59:00.392Z"}
+
+
+def jsonl(rows: list[dict]) -> bytes:
+    return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+
+
+# --- PubMed (`mine pubmed`) --------------------------------------------------------------------
+# Records shaped as the real baseline and update files are (pubmed25nNNNN.xml.gz): an external
+# DOCTYPE line, MedlineCitation inside PubmedArticle, a PubmedData block whose references carry
+# other PMIDs, and a DeleteCitation at the end of an update file.
+
+PUBMED_HEAD = ('<?xml version="1.0" ?>\n<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, '
+               '1st January 2025//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">\n')
+
+
+def pubmed_article(pmid: int | str, title: str | None = None, abstract: str | list | None = "",
+                   language: str = "eng", types: tuple[str, ...] = ("Journal Article",),
+                   version: int = 1, revised: tuple[int, int, int] = (2024, 1, 15),
+                   comments: str = "") -> str:
+    """One <PubmedArticle>. `abstract`: a plain text, a list of (label, text) sections, "" for a
+    default text, None for none; `title` None gives a default title; `pmid` "" gives no <PMID>."""
+    from xml.sax.saxutils import escape
+
+    title = f"Grind size and extraction yield in espresso, study {pmid}." if title is None else title
+    if abstract == "":
+        abstract = (f"We measured extraction yield in study {pmid} across twelve grind settings "
+                    f"and found that finer grinds raised the yield until channelling set in.")
+    if abstract is None:
+        abstract_xml = ""
+    else:
+        sections = [("", abstract)] if isinstance(abstract, str) else abstract
+        parts = "".join(
+            f'<AbstractText Label="{escape(label)}" NlmCategory="{escape(label)}">{text}</AbstractText>'
+            if label else f"<AbstractText>{text}</AbstractText>" for label, text in sections)
+        abstract_xml = (f"<Abstract>{parts}<CopyrightInformation>Copyright © 2024 Elsevier Inc. "
+                        f"All rights reserved.</CopyrightInformation></Abstract>")
+    pmid_xml = f'<PMID Version="{version}">{pmid}</PMID>' if pmid != "" else ""
+    year, month, day = revised
+    kinds = "".join(f'<PublicationType UI="D016428">{t}</PublicationType>' for t in types)
+    return (
+        f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM" IndexingMethod="Automated">'
+        f"{pmid_xml}<DateCompleted><Year>2023</Year><Month>11</Month><Day>22</Day></DateCompleted>"
+        f"<DateRevised><Year>{year}</Year><Month>{month:02d}</Month><Day>{day:02d}</Day></DateRevised>"
+        f'<Article PubModel="Print-Electronic"><Journal><ISSN IssnType="Electronic">1557-9875</ISSN>'
+        f'<JournalIssue CitedMedium="Internet"><Volume>41</Volume><Issue>1</Issue><PubDate>'
+        f"<Year>2023</Year><Month>Feb</Month></PubDate></JournalIssue><Title>Journal of coffee "
+        f"science</Title><ISOAbbreviation>J Coffee Sci</ISOAbbreviation></Journal>"
+        f"<ArticleTitle>{title}</ArticleTitle><Pagination><StartPage>61</StartPage><EndPage>76"
+        f'</EndPage><MedlinePgn>61-76</MedlinePgn></Pagination><ELocationID EIdType="doi" '
+        f'ValidYN="Y">10.1016/j.jcs.2023.{pmid}</ELocationID>{abstract_xml}<AuthorList '
+        f'CompleteYN="Y"><Author ValidYN="Y"><LastName>Barista</LastName><ForeName>Ada</ForeName>'
+        f"<Initials>A</Initials><AffiliationInfo><Affiliation>Department of Brewing, Example "
+        f"University.</Affiliation></AffiliationInfo></Author></AuthorList><Language>{language}"
+        f"</Language><PublicationTypeList>{kinds}</PublicationTypeList></Article>"
+        f"<MedlineJournalInfo><Country>United States</Country><MedlineTA>J Coffee Sci</MedlineTA>"
+        f"<NlmUniqueID>8219232</NlmUniqueID><ISSNLinking>0733-8619</ISSNLinking>"
+        f"</MedlineJournalInfo><CitationSubset>IM</CitationSubset>"
+        f"<CommentsCorrectionsList>{comments}<CommentsCorrections RefType=\"CommentIn\"><RefSource>"
+        f"J Coffee Sci. 2024;42:1.</RefSource><PMID Version=\"1\">99000001</PMID>"
+        f"</CommentsCorrections></CommentsCorrectionsList><MeshHeadingList><MeshHeading>"
+        f'<DescriptorName UI="D003069" MajorTopicYN="Y">Coffee</DescriptorName></MeshHeading>'
+        f"</MeshHeadingList></MedlineCitation><PubmedData><History><PubMedPubDate "
+        f'PubStatus="entrez"><Year>2023</Year><Month>11</Month><Day>19</Day><Hour>13</Hour>'
+        f"<Minute>52</Minute></PubMedPubDate></History><PublicationStatus>ppublish"
+        f'</PublicationStatus><ArticleIdList><ArticleId IdType="pubmed">{pmid}</ArticleId>'
+        f'<ArticleId IdType="doi">10.1016/j.jcs.2023.{pmid}</ArticleId></ArticleIdList>'
+        f"<ReferenceList><Reference><Citation>Roast degree and extraction. J Coffee Sci. "
+        f'2020;3:4.</Citation><ArticleIdList><ArticleId IdType="pubmed">99000002</ArticleId>'
+        f"</ArticleIdList></Reference></ReferenceList></PubmedData></PubmedArticle>\n")
+
+
+def pubmed_file(articles: list[str], deleted: list[int | str] = (), head: str = PUBMED_HEAD) -> bytes:
+    """A PubmedArticleSet: the articles, then a DeleteCitation of `deleted` (update files)."""
+    deletion = ("<DeleteCitation>" + "".join(f'<PMID Version="1">{p}</PMID>' for p in deleted)
+                + "</DeleteCitation>\n") if deleted else ""
+    return (head + "<PubmedArticleSet>\n" + "".join(articles) + deletion
+            + "</PubmedArticleSet>\n").encode()
+
+
+# --- git histories (`pairmill mine commits`) ---------------------------------------------------
+
+PARSER_PY = '''"""Read INI-style configuration files."""
+
+
+def parse(text):
+    """Return the sections of `text` as a dict of dicts."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+        elif "=" in line and current is not None:
+            key, value = line.split("=", 1)
+            current[key.strip()] = value.strip()
+    return sections
+'''
+
+MIT_TEXT = ("MIT License\n\nCopyright (c) 2024 Example\n\nPermission is hereby granted, free of "
+            "charge, to any person obtaining a copy\nof this software and associated documentation "
+            "files (the \"Software\"), to deal\nin the Software without restriction.\n")
+APACHE_TEXT = ("                                 Apache License\n                           "
+               "Version 2.0, January 2004\n                        http://www.apache.org/licenses/\n")
+
+
+class GitRepo:
+    """A repository written commit by commit with the git command, at fixed dates and names."""
+
+    def __init__(self, path: Path, bare: bool = False):
+        import subprocess
+
+        self.path, self._tick = path, 0
+        self._run = subprocess.run
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
+
+    def env(self, author: str = "Ann Example <ann@example.com>") -> dict:
+        name, email = author.rsplit(" <", 1)
+        self._tick += 1
+        date = f"{1_700_000_000 + self._tick * 3600} +0000"
+        return {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+                "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+                "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+
+    def git(self, *args, author: str = "Ann Example <ann@example.com>", stdin: bytes | None = None
+            ) -> str:
+        done = self._run(["git", "-C", str(self.path), *args], env=self.env(author), input=stdin,
+                         capture_output=True, check=True)
+        return done.stdout.decode("utf-8", "replace").strip()
+
+    def write(self, files: dict) -> None:
+        for name, content in files.items():
+            target = os.path.join(os.fsencode(self.path), os.fsencode(name))
+            if content is None:
+                os.remove(target)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(content.encode() if isinstance(content, str) else content)
+
+    def commit(self, message: str | bytes, files: dict | None = None, *,
+               author: str = "Ann Example <ann@example.com>", encoding: str = "") -> str:
+        """Write `files` (None deletes one), commit them all; the new commit's id. With
+        `encoding` the message is stored in it under an `encoding` header."""
+        self.write(files or {})
+        self.git("add", "-A")
+        raw = message.encode() if isinstance(message, str) else message
+        config = ["-c", f"i18n.commitEncoding={encoding}"] if encoding else []
+        self.git(*config, "commit", "-q", "--allow-empty", "--no-verify", "-F", "-",
+                 author=author, stdin=raw)
+        return self.git("rev-parse", "HEAD")
+
+    def raw_commit(self, message: bytes, files: dict | None = None) -> str:
+        """A commit whose message bytes are stored as given, with no `encoding` header (what
+        `git commit` repairs today, and old imports hold)."""
+        self.write(files or {})
+        self.git("add", "-A")
+        tree, parent = self.git("write-tree"), self.git("rev-parse", "HEAD")
+        who = "Ann Example <ann@example.com> 1700100000 +0000"
+        body = (f"tree {tree}\nparent {parent}\nauthor {who}\ncommitter {who}\n\n".encode()
+                + message)
+        sha = self.git("hash-object", "-t", "commit", "-w", "--stdin", stdin=body)
+        self.git("update-ref", "HEAD", sha)
+        return sha
+
+
+def git_commit_history(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A working tree whose history has what real ones have: a root commit, explained commits
+    with trailers, a merged branch, a bot, a lock file, vendored code, a binary and a 2 MiB file,
+    a Latin-1 message, a file name that is not UTF-8, a revert, a large diff, and a licence that
+    changes. Returns the tree and {name: commit id} of the commits the tests look at."""
+    repo = GitRepo(folder / "project")
+    ids = {}
+    ids["initial"] = repo.commit("Initial commit", {"README.md": "# project\n",
+                                                    "src/app.py": "print('hello')\n"})
+    ids["parser"] = repo.commit(
+        "Add a parser for INI configuration files\n\nThe parser reads sections and key = value "
+        "lines and returns a dict of dicts,\nso callers no longer split lines by hand.\n\n"
+        "Fixes #12\n\nSigned-off-by: Ann Example <ann@example.com>\n"
+        "Co-authored-by: Bo Example <bo@example.com>\nChange-Id: I0123456789abcdef\n",
+        {"src/parser.py": PARSER_PY})
+    ids["license"] = repo.commit("Add the MIT licence text to the project", {"LICENSE": MIT_TEXT})
+    ids["wip"] = repo.commit("wip", {"src/app.py": "print('hello world')\n"})
+    ids["bot"] = repo.commit("Bump requests from 2.31.0 to 2.32.0 in the pip group",
+                             {"requirements.txt": "requests==2.32.0\n"},
+                             author="dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>")
+    ids["lock"] = repo.commit("Refresh the locked versions of the web dependencies",
+                              {"package-lock.json": '{"lockfileVersion": 3}\n'})
+    ids["binary"] = repo.commit("Add the project logo to the documentation pages",
+                                {"docs/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256))})
+    ids["big_file"] = repo.commit("Add the recorded sensor readings used by the examples",
+                                  {"examples/readings.txt": b"12.5 13.1 12.9\n" * 150_000})
+    ids["mixed"] = repo.commit(
+        "Strip whitespace around values when splitting lines",
+        {"src/util.py": "def split(line):\n    key, value = line.split('=', 1)\n"
+                        "    return key.strip(), value.strip()\n",
+         "vendor/left_pad.js": "module.exports = function leftPad(s) { return s; };\n",
+         "yarn.lock": "# yarn lockfile v1\n"})
+    repo.git("checkout", "-q", "-b", "feature")
+    ids["branch"] = repo.commit("Handle empty sections in the configuration parser",
+                                {"src/parser.py": PARSER_PY.replace(
+                                    "    return sections\n",
+                                    "    return {k: v for k, v in sections.items() if v}\n")})
+    repo.git("checkout", "-q", "main")
+    ids["docs"] = repo.commit("Document the configuration format in the readme",
+                              {"README.md": "# project\n\nConfiguration files use INI sections.\n"})
+    repo.git("merge", "-q", "--no-ff", "feature", "-m", "Merge branch 'feature'")
+    ids["merge"] = repo.git("rev-parse", "HEAD")
+    ids["latin1"] = repo.commit("Corrige l'analyse des en-t\xeates accentu\xe9s".encode("latin-1"),
+                                {"src/headers.py": "def header(name):\n    return name.title()\n"},
+                                encoding="latin1")
+    ids["raw_bytes"] = repo.raw_commit(
+        "Gère les fichiers de configuration vides sans erreur".encode("latin-1"),
+        {"src/empty.py": "def is_empty(text):\n    return not text.strip()\n"})
+    ids["odd_path"] = repo.commit("Add the sample data loader for the French dataset",
+                                  {os.fsdecode(b"src/donn\xe9es.py"): "def load():\n    return []\n"})
+    ids["typo"] = repo.commit("Add a helper that reads the settings file from disk",
+                              {"src/settings.py": "def read(path):\n    return open(path).read()\n"})
+    repo.git("revert", "--no-edit", "HEAD")
+    ids["revert"] = repo.git("rev-parse", "HEAD")
+    big = "".join(f"def handler_{i}(event):\n    return event.get('value_{i}')\n\n\n"
+                  for i in range(600))
+    ids["large"] = repo.commit("Generate one event handler per sensor value",
+                               {"src/handlers.py": big})
+    ids["relicense"] = repo.commit("Relicense the project under the Apache License 2.0",
+                                   {"LICENSE": APACHE_TEXT})
+    return repo.path, ids
+
+
+def post_links_xml(links: list[tuple[object, object, object, object]]) -> bytes:
+    """A StackExchange PostLinks.xml as the dump writes it (byte order mark, one row a line):
+    (Id, PostId, RelatedPostId, LinkTypeId) per row; LinkTypeId 3 marks PostId a duplicate of
+    RelatedPostId, 1 a plain link."""
+    out = [b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n<postlinks>\n']
+    for link_id, post, related, kind in links:
+        out.append(f'  <row Id="{link_id}" CreationDate="2015-02-03T10:11:12.130" PostId="{post}" '
+                   f'RelatedPostId="{related}" LinkTypeId="{kind}" />\n'.encode())
+    out.append(b"</postlinks>\n")
+    return b"".join(out)
+
+
+def site_7z(path: Path, members: dict[str, bytes | str]) -> Path:
+    """A site archive as the dump ships it: one .7z holding Posts.xml, PostLinks.xml, ..."""
+    import py7zr
+
+    with py7zr.SevenZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return path
