@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..extractors.settings import ReadSettings, RuleSettings
-from ..schemas.settings import fraction, positive_int, render_argv, setting
+from ..schemas.settings import fraction, non_negative_int, positive_int, render_argv, setting
 
 DEFAULT_ROW_GROUP_SIZE = 1000
 # MinHash defaults of `pairmill dedup` (dataset/minhash.py); `pairmill negatives` means the same
@@ -84,8 +84,10 @@ class DedupConfig:
     field: str = setting("pair", "text compared for near duplicates (pair: query + document)",
                          choices=("pair", "query", "document"))
     shuffle_shards: int = setting(
-        1024, "shards of the bucket and signature shuffles; one worker holds (pairs x bands / "
-              "shards) entries of one, so raise it for billions of pairs", type=positive_int)
+        0, "shards of the bucket and signature shuffles; one worker holds (pairs x bands / "
+           "shards) entries of one. 0: sized from the inputs' row count (a million entries a "
+           "shard, at least 16), since on Spark and Flink every shard is a task",
+        type=non_negative_int)
     decontaminate: list[str] = setting(
         [], "evaluation texts: JSON lines or Parquet files, pairs datasets (their queries and "
             "documents) or BEIR/MTEB folders (their queries and judged documents)", many=True,

@@ -173,13 +173,15 @@ def test_determinism_merge_and_decontamination(tmp_path):
     evals.write_text(json.dumps({"query": "unrelated words", "corpus": " ".join(contaminated)})
                      + "\nnot json, a plain line of text\n")
     outs = []
-    for name, shards in (("o1", "1024"), ("o2", "3")):  # the shuffle's shape changes nothing
+    # the shuffle's shape changes nothing; 0 (the default) sizes it from the rows: 16 here
+    for name, shards in (("o1", "1024"), ("o2", "3"), ("o3", "0")):
         out = tmp_path / name
         assert main(["dedup", "--input", str(a), str(b), "--output", str(out),
                      "--decontaminate", str(evals), "--shuffle-shards", shards]) == 0
         outs.append(out)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.parquet"))
-    assert files and all((outs[0] / f).read_bytes() == (outs[1] / f).read_bytes() for f in files)
+    assert files and all((outs[0] / f).read_bytes() == (out / f).read_bytes()
+                         for f in files for out in outs[1:])
     report = json.loads((outs[0] / "manifest.json").read_text())["dedup"]["tasks"]
     assert report["web_title_body"] == {"rows_in": 25, "rows_out": 20,
                                         "removed": {"exact_duplicate": 5}}
@@ -289,3 +291,17 @@ def test_more_workers_than_cores_give_the_same_bytes(tmp_path):
                          for f in files)
     removed = json.loads((outs["four"] / "manifest.json").read_text())["dedup"]["tasks"]
     assert removed["web_title_body"]["removed"] == {"near_duplicate": 10}
+
+
+def test_the_default_shuffle_shards_follow_the_row_count():
+    """A shard is a task on Spark and Flink: a small input gets few, a billion pairs many;
+    an explicit --shuffle-shards is kept."""
+    from pairmill.dataset.minhash import LshBands
+    from pairmill.dataset.settings import DedupConfig
+    from pairmill.pipelines.dedup import ENTRIES_PER_SHARD, shuffle_shards_for
+
+    config = DedupConfig(input=[])
+    bands = LshBands.for_threshold(config.threshold, config.num_perm).bands
+    assert shuffle_shards_for(180, config) == 16
+    assert shuffle_shards_for(10**9, config) == 10**9 * bands // ENTRIES_PER_SHARD
+    assert shuffle_shards_for(10**9, DedupConfig(input=[], shuffle_shards=7)) == 7

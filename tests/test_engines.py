@@ -103,10 +103,10 @@ def test_mine_and_dedup_on_a_cluster_equal_the_local_runner_byte_for_byte(
     assert ours["counts"] == theirs["counts"] and ours["tasks"] == theirs["tasks"]
     assert not (mined / "_staging").exists()
     deduped = tmp_path / "dedup"
-    # fewer shuffle shards than the default 1024 (bytes do not depend on them): each shard is
-    # a task on Spark, and 1024 of them for 180 pairs took 4 minutes here
-    assert main(["dedup", "--input", str(mined), "--output", str(deduped), "--shuffle-shards",
-                 "16", *ENGINE_FLAGS[engine]]) == 0
+    # the default shuffle shards follow the row count (16 here): each shard is a task on
+    # Spark, and a fixed 1024 of them for 180 pairs took 4 minutes
+    assert main(["dedup", "--input", str(mined), "--output", str(deduped),
+                 *ENGINE_FLAGS[engine]]) == 0
     assert _files(deduped) == _files(local / "dedup")
 
 

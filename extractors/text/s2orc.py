@@ -5,6 +5,9 @@ is the cited paper's title, and its abstract too when the cited paper is in the 
 second half needs a join: a citation whose bib entry links to an S2 paper id leaves as a
 `citation` part keyed by that id, every paper leaves a `paper` part with its abstract, and
 `join_s2orc_citations` meets them.
+
+The same source reads paper metadata (S2ORC `metadata` rows, S2AG `papers`, `abstracts` and
+`citations`) for s2orc_title_abstract and s2orc_citation_abstract: see `s2orc_metadata.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,25 @@ from ...schemas import make_pair
 from ...schemas.settings import positive_int, setting
 from ..result import Extraction, Oversized, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
-from .records import read_json_record
+from .records import read_json_record, read_lines
+from .s2orc_metadata import (
+    ABSTRACT,
+    CITATION_ABSTRACT,
+    CITED,
+    CITES,
+    CITING,
+    TITLE,
+    TITLE_ABSTRACT,
+    PaperMetadataOptions,
+    better_text,
+    extract_abstract_row,
+    extract_citation_row,
+    extract_paper_metadata,
+    join_citations,
+    join_paper,
+    merge_cites,
+    prepare_inputs,
+)
 from .textnorm import normalize_whitespace
 from .words import word_count
 
@@ -34,7 +55,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 
 
 @dataclass(frozen=True)
-class S2orcOptions:
+class S2orcOptions(PaperMetadataOptions):
     min_sentence_words: int = setting(6, "citing sentences with fewer words are dropped",
                                       type=positive_int)
     max_sentence_words: int = setting(120, "citing sentences with more words are dropped",
@@ -222,17 +243,55 @@ def join_s2orc_citations(paper_id: str, groups: dict[str, list[dict]]) -> Extrac
     return out
 
 
+def _joins(options: S2orcOptions) -> tuple[JoinStage, ...]:
+    """The paper-metadata stages when metadata is read (their `paper` parts feed the last
+    stage), then the paper-parse citation join, as it always ran."""
+    stages = []
+    if options.with_metadata:
+        stages.append(JoinStage((TITLE, ABSTRACT, CITES), functools.partial(join_paper, options=options),
+                                reducers={TITLE: better_text, ABSTRACT: better_text, CITES: merge_cites}))
+        if options.with_citations:
+            stages.append(JoinStage((CITING, CITED), join_citations))
+    stages.append(JoinStage(("citation", "paper"), join_s2orc_citations))
+    return tuple(stages)
+
+
+def _metadata_kind(name: str, help: str, extract, records=read_lines) -> InputKind:  # noqa: A002
+    return InputKind(name, help, lambda options: functools.partial(extract, options=options),
+                     records=records, required=False, json_rows=True)
+
+
 SPEC = SourceSpec(
     name=SOURCE,
-    help="(citing sentence, cited paper) pairs from S2ORC paper parses",
-    description="Mine s2orc_citation_reference: each citing sentence (citation markers "
-                "removed) with the cited paper's title, plus its abstract when the cited "
-                "paper is in the input too (joined on S2 paper id). Input: S2ORC pdf_parses "
-                "JSON lines (plain, .gz, .bz2, .zst) or one paper per .json file.",
-    tasks=(Task(TASK, "citing sentence", "cited paper's title (+ abstract)"),),
+    help="(citing sentence, cited paper) pairs from S2ORC paper parses; (title, abstract) and "
+         "(citing title, cited paper) pairs from S2ORC / S2AG metadata",
+    description="Mine s2orc_citation_reference from paper parses (--input): each citing "
+                "sentence (citation markers removed) with the cited paper's title, plus its "
+                "abstract when the cited paper is in the input too (joined on S2 paper id). "
+                "From paper metadata (--metadata: S2ORC metadata rows; --papers with --abstracts: "
+                "the S2AG datasets, joined on corpusid) mine s2orc_title_abstract, and "
+                "s2orc_citation_abstract: a citing paper's title with the cited paper's title and "
+                "abstract, when both papers are in the input (edges from the metadata's "
+                "outbound_citations or S2AG --citations). Give at least one input. JSON lines "
+                "(plain, .gz, .bz2, .zst), Parquet exports, or one paper per .json file.",
+    tasks=(Task(TASK, "citing sentence", "cited paper's title (+ abstract)"),
+           Task(TITLE_ABSTRACT, "paper title", "abstract"),
+           Task(CITATION_ABSTRACT, "citing paper's title", "cited paper's title + abstract")),
     options=S2orcOptions,
-    inputs=(InputKind("input", "paper files (files or glob patterns; local, gs://, s3://)",
+    inputs=(InputKind("input", "paper parse files: S2ORC pdf_parses, s2orc-doc2json output "
+                               "(files or glob patterns; local, gs://, s3://)",
                       lambda options: functools.partial(extract_s2orc_paper, options=options),
-                      records=read_papers, json_rows=True),),
-    joins=lambda options: (JoinStage(("citation", "paper"), join_s2orc_citations),),
+                      records=read_papers, required=False, json_rows=True),
+            _metadata_kind("metadata", "S2ORC metadata rows (metadata/*.jsonl.gz: paper_id, title, "
+                                       "abstract, outbound_citations) or full-release papers",
+                           extract_paper_metadata, records=read_papers),
+            _metadata_kind("papers", "S2AG `papers` dataset files (corpusid, title, ...)",
+                           extract_paper_metadata),
+            _metadata_kind("abstracts", "S2AG `abstracts` dataset files (corpusid, abstract)",
+                           extract_abstract_row),
+            _metadata_kind("citations", "S2AG `citations` dataset files (citingcorpusid, "
+                                        "citedcorpusid); optional, for s2orc_citation_abstract",
+                           extract_citation_row)),
+    joins=_joins,
+    prepare=prepare_inputs,
 )
