@@ -277,3 +277,37 @@ def test_a_filter_section_runs_consistency_filtering_between_dedup_and_training(
     assert _plan(capsys, recipe_file)["filter"] == "skip"
     trained = dict(recipe, train={"steps": 1})
     assert load_recipe(trained, recipe["output"]).stage("train").config.input == [str(filtered)]
+
+
+def test_a_recipe_mixes_the_newer_sources_into_training(tmp_path, tiny_model):
+    """PubMed, commit histories and paper metadata, each one entry of `sources:`, reach the
+    deduplicated dataset and the training batches (uniform mixture, so every task is drawn)."""
+    from . import hostile
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    pubmed = dumps / "pubmed25n0001.xml"
+    pubmed.write_bytes(hostile.pubmed_file([hostile.pubmed_article(100 + i) for i in range(12)]))
+    tree, _ = hostile.git_commit_history(dumps)
+    papers = [hostile.s2orc_metadata_row(str(i), f"Espresso extraction study number {i}",
+                                         hostile.paper_abstract(i),
+                                         outbound=[str((i + 1) % 12)]) for i in range(12)]
+    metadata = dumps / "metadata.jsonl"
+    metadata.write_bytes(hostile.jsonl(papers))
+    recipe_file = _write(tmp_path, {
+        "output": str(tmp_path / "run"),
+        "sources": {"pubmed": {"source": "pubmed", "input": [str(pubmed)]},
+                    "commits": {"source": "commits", "input": [str(tree)]},
+                    "papers": {"source": "s2orc", "metadata": [str(metadata)]}},
+        "dedup": {},
+        "train": {"model": str(tiny_model), "steps": 16, "batch-size": 4, "max-length": 32,
+                  "alpha": 0.0, "device": "cpu", "no-progress": True},
+    })
+    assert main(["run", recipe_file]) == 0
+    run = tmp_path / "run"
+    tasks = json.loads((run / "pairs" / "manifest.json").read_text())["tasks"]
+    new = {"pubmed_title_abstract", "commit_message_diff", "s2orc_title_abstract",
+           "s2orc_citation_abstract"}
+    assert set(tasks) == new
+    steps = (run / "train" / "metrics.jsonl").read_text().splitlines()
+    assert {json.loads(s)["task"] for s in steps} == new
