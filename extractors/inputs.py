@@ -236,23 +236,33 @@ class _Extracted7z:
     """One member of a .7z archive, extracted to local scratch space and streamed from there.
 
     7z has no streaming reader for solid archives; the member goes to a temporary folder on the
-    worker's disk (not memory) and is removed when the stream closes.
+    worker's disk (not memory) and is removed when the stream closes. Members named in `also`
+    (another kind of input kept in the same site archive) are extracted in the same pass when
+    the archive has them, so a solid archive is decompressed once; `member(name)` opens one.
     """
 
-    def __init__(self, raw, member: str):
+    def __init__(self, raw, member: str, also: tuple[str, ...] = ()):
         import py7zr
 
         self._dir = tempfile.mkdtemp(prefix="pairmill-7z-")
         try:
             with py7zr.SevenZipFile(raw, mode="r") as archive:
-                names = [n for n in archive.getnames() if os.path.basename(n) == member]
-                if not names:
+                names = archive.getnames()
+                found = {want: next((n for n in names if os.path.basename(n) == want), None)
+                         for want in (member, *also)}
+                if found[member] is None:
                     raise OSError(f"no {member} in the archive")
-                archive.extract(path=self._dir, targets=names[:1])
-            self.stream = open(os.path.join(self._dir, names[0]), "rb")
+                self._found = {want: name for want, name in found.items() if name is not None}
+                archive.extract(path=self._dir, targets=sorted(set(self._found.values())))
+            self.stream = open(os.path.join(self._dir, found[member]), "rb")
         except BaseException:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
+
+    def member(self, name: str):
+        """A member asked for in `also`, opened; None when the archive has none."""
+        found = self._found.get(name)
+        return None if found is None else open(os.path.join(self._dir, found), "rb")
 
     def __enter__(self):
         return self.stream
@@ -357,15 +367,20 @@ class RecordLimit:
         return getattr(self._stream, name)
 
 
-def open_input(path: str, archive_member: str | None = None):
-    """A context manager giving the decompressed byte stream of `path`."""
+def is_7z(path: str) -> bool:
+    return path.lower().endswith(".7z")
+
+
+def open_input(path: str, archive_member: str | None = None, also: tuple[str, ...] = ()):
+    """A context manager giving the decompressed byte stream of `path`; of a .7z, the stream of
+    `archive_member`, with the members in `also` extracted in the same pass (`.member(name)`)."""
     raw = _open_raw(path)
-    if path.lower().endswith(".7z"):
+    if is_7z(path):
         if archive_member is None:
             raw.close()
             raise OSError(".7z input is not supported for this source")
         try:
-            return _Extracted7z(raw, archive_member)
+            return _Extracted7z(raw, archive_member, also)
         except Exception:
             raw.close()
             raise

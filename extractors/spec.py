@@ -39,6 +39,10 @@ class InputKind:
     read: Callable[[Any, Any], Iterator[tuple[str, Any, int]]] | None = None
     check: Callable[[str], None] | None = None  # refuses an input path before any work
     archive_member: str | None = None  # the file to read inside a .7z archive
+    # the kind whose .7z inputs also hold this kind's `archive_member` (a site archive holds
+    # Posts.xml and PostLinks.xml): that member is extracted in the same pass and read as this
+    # kind; an archive without it is counted, not an error
+    from_archives_of: str | None = None
     required: bool = True
     metavar: str = "GLOB"
     # records are JSON objects: tabular exports (Parquet on the Hub) read as rows, and fields
@@ -48,6 +52,9 @@ class InputKind:
     def __post_init__(self):
         if (self.records is None) == (self.read is None):
             raise ValueError(f"input {self.name}: give `records` (files) or `units` + `read` (trees)")
+        if self.from_archives_of is not None and (self.archive_member is None or self.records is None):
+            raise ValueError(f"input {self.name}: `from_archives_of` needs a file kind with "
+                             "an `archive_member`")
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,10 @@ class SourceSpec:
     language_of: str = "pair"
 
     def __post_init__(self):
+        for kind in self.inputs:
+            if kind.from_archives_of not in (None, *(k.name for k in self.inputs if k is not kind)):
+                raise ValueError(f"source {self.name}: input {kind.name} reads the archives of "
+                                 f"{kind.from_archives_of!r}, which is not one of its inputs")
         for task in self.tasks:
             register_task(task.name, self.name)
 

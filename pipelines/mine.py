@@ -23,6 +23,7 @@ from ..dataset.settings import MineConfig
 from ..extractors.inputs import (
     STREAM_ERRORS,
     RecordLimit,
+    is_7z,
     is_parquet,
     labelled_inputs,
     open_input,
@@ -142,8 +143,31 @@ class MineInputs(beam.DoFn):
 
     def _read_file(self, kind, unit: tuple[str, str], counts: Counts):
         path, label = unit
-        state = {"locator": "0"}
+        # kinds whose member this .7z also holds (a site archive): read in the same pass,
+        # labelled ARCHIVE/MEMBER
+        fed = [k for k in self._spec.inputs if k.from_archives_of == kind.name] if is_7z(path) else []
+        state = {"label": label, "locator": "0", "consumed": 0}
+        try:
+            source = open_input(path, kind.archive_member, tuple(k.archive_member for k in fed))
+            with source as opened:
+                yield from self._read_stream(kind, path, label, opened, counts, state)
+                for other in fed:
+                    member = source.member(other.archive_member)
+                    if member is None:
+                        counts.add("drop", f"archive_without_{other.name.replace('-', '_')}")
+                        continue
+                    state.update(label=f"{label}/{other.archive_member}", locator="0")
+                    with member:
+                        yield from self._read_stream(other, path, state["label"], member, counts, state)
+        except Exception as exc:  # the file ends here: what was read before is kept
+            reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
+            yield from self._dead_letter(f"{state['label']}:after {state['locator']}", reason,
+                                         f"{type(exc).__name__}: {exc}", counts)
+        counts.add("total", "bytes_read", state["consumed"])
 
+    def _read_stream(self, kind, path: str, label: str, opened, counts: Counts, state: dict):
+        """One decompressed stream's records, extracted; a stream that breaks raises once every
+        complete record before the break is out."""
         def located(stream):
             if kind.json_rows and is_parquet(path):
                 records = parquet_json_rows(stream, self._columns)
@@ -155,20 +179,12 @@ class MineInputs(beam.DoFn):
                 state["locator"] = locator
                 yield locator, record
 
-        consumed = 0
-        try:
-            with open_input(path, kind.archive_member) as opened:
-                stream = RecordLimit(opened, self._max_record_bytes)
-                yield from self._records(kind, label, located(stream), counts,
-                                         lambda locator: f"{label}:{locator}")
-                consumed = _bytes_consumed(stream)
-                if stream.error is not None:  # every complete record before the break is out
-                    raise stream.error
-        except Exception as exc:  # the file ends here: what was read before is kept
-            reason = "truncated_file" if isinstance(exc, STREAM_ERRORS) else "unreadable_file"
-            yield from self._dead_letter(f"{label}:after {state['locator']}", reason,
-                                         f"{type(exc).__name__}: {exc}", counts)
-        counts.add("total", "bytes_read", consumed)
+        stream = RecordLimit(opened, self._max_record_bytes)
+        yield from self._records(kind, label, located(stream), counts,
+                                 lambda locator: f"{label}:{locator}")
+        state["consumed"] += _bytes_consumed(stream)
+        if stream.error is not None:  # every complete record before the break is out
+            raise stream.error
 
     def _read_tree(self, kind, unit, counts: Counts):
         def located():
@@ -318,7 +334,11 @@ def resolve_inputs(spec: SourceSpec, inputs: dict[str, list[str]]) -> list[tuple
                     kind.check(path)
                 resolved.append((kind.name, os.path.abspath(path) if "://" not in path else path))
         elif patterns:
-            resolved += [(kind.name, unit) for unit in labelled_inputs(patterns)]
+            units = labelled_inputs(patterns)
+            if kind.from_archives_of is not None:  # read with that kind's archives already
+                fed = {u[0] for k, u in resolved if k == kind.from_archives_of and is_7z(u[0])}
+                units = [u for u in units if u[0] not in fed]
+            resolved += [(kind.name, unit) for unit in units]
     return resolved
 
 

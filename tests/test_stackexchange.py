@@ -97,16 +97,19 @@ def _attrs(xml_row: str) -> dict:
     return dict(ET.fromstring(xml_row).attrib)
 
 
-def test_question_gives_title_body_and_a_part_keyed_by_file_and_id():
+def test_question_gives_title_body_and_a_part_keyed_by_site_and_id():
     out = extract_stackexchange_post(_attrs(question(7, accepted=9)), "coffee/Posts.xml:7")
     (pair,) = out.pairs
     assert pair["task"] == "stackexchange_title_body"
     assert pair["document"] == "I tried method 7 twice and the cup was sour both times."
     assert meta_dict(pair["meta"])["tags"] == "brewing method-7"
     (part,) = out.parts
-    assert (part.side, part.key, part.value["accepted"]) == ("question", "coffee/Posts.xml:7", "9")
+    # the site is the folder of Posts.xml (PostLinks.xml beside it joins on the same keys)
+    assert (part.side, part.key, part.value["accepted"]) == ("question", "coffee:7", "9")
     out = extract_stackexchange_post(_attrs(answer(9, 7)), "coffee/Posts.xml:9")
-    assert [(p.side, p.key) for p in out.parts] == [("answer", "coffee/Posts.xml:7")]
+    assert [(p.side, p.key) for p in out.parts] == [("answer", "coffee:7")]
+    out = extract_stackexchange_post(_attrs(answer(9, 7)), "coffee/other-posts.xml:9")
+    assert [p.key for p in out.parts] == ["coffee/other-posts.xml:7"]  # another file: its own site
 
 
 @pytest.mark.parametrize("xml_row, reason", [
