@@ -232,9 +232,16 @@ def clean_inputs(folder: Path) -> dict[str, tuple[str, Path, int]]:
     s2orc.write_bytes(b"\n".join(json.dumps(paper).encode() for paper in s2orc_papers(5)) + b"\n")
     wiki = folder / "clean_wiki.xml"
     wiki.write_bytes(wiki_export(5))
+    pubmed = folder / "pubmed25n0001.xml"  # a structured abstract, a deletion of another PMID
+    pubmed.write_bytes(pubmed_file(
+        [pubmed_article(1, abstract=[("BACKGROUND", "Grind <i>finer</i> than r<sup>2</sup> says "
+                                                    "for espresso shots pulled at nine bar."),
+                                     ("RESULTS", "Yield rose with every finer setting.")])]
+        + [pubmed_article(i) for i in range(2, 6)], deleted=[99]))
     return {"reddit": ("--submissions", reddit, 5), "arxiv": ("--input", arxiv, 5),
             "stackexchange": ("--input", posts, 10), "web": ("--input", warc, 5),
-            "s2orc": ("--input", s2orc, 5), "wikipedia": ("--input", wiki, 5)}
+            "s2orc": ("--input", s2orc, 5), "wikipedia": ("--input", wiki, 5),
+            "pubmed": ("--input", pubmed, 5)}
 
 
 def s2orc_papers(n: int) -> list[dict]:

@@ -29,7 +29,7 @@ from pairmill.schemas import DEAD_LETTER_SCHEMA, PAIR_SCHEMA
 from . import hostile
 
 EXAMPLES = int(os.environ.get("PAIRMILL_FUZZ_EXAMPLES", "12"))
-TEXT_SOURCES = ["reddit", "arxiv", "stackexchange", "web", "s2orc", "wikipedia"]
+TEXT_SOURCES = ["reddit", "arxiv", "stackexchange", "web", "s2orc", "wikipedia", "pubmed"]
 CODER = coders.FastPrimitivesCoder()
 
 

@@ -262,7 +262,8 @@ def test_origins_are_relative_to_the_input_the_user_named(tmp_path):
                              "coffee.stackexchange.com/bad.xml:")) for o in origins)
 
 
-@pytest.mark.parametrize("source", ["reddit", "arxiv", "stackexchange", "web", "s2orc", "wikipedia"])
+@pytest.mark.parametrize("source", ["reddit", "arxiv", "stackexchange", "web", "s2orc", "wikipedia",
+                                    "pubmed"])
 def test_every_hostile_file_beside_a_clean_one_costs_only_itself(tmp_path, source):
     """One run over the whole hostile corpus plus one clean file: the run completes, the clean
     file's pairs are all there, and the dataset is valid."""

@@ -410,11 +410,7 @@ class _CommitBuilder:
         self.nbytes += len(line)
         if self._in_hunks and line[:1] in _BODY:
             if self._keep_lines:
-                if self._kept + len(line) > self._read_limit:
-                    self._unread, self._keep_lines = True, False
-                else:
-                    self._kept += len(line)
-                    self._lines.append(line)
+                self._keep(line)
             return
         if self._fields is None:
             self._header += line
@@ -426,6 +422,14 @@ class _CommitBuilder:
                 self._header = b""
             return
         self._patch_line(line)
+
+    def _keep(self, line: bytes) -> None:
+        """A diff line kept for the document, until the file's read limit is reached."""
+        if self._kept + len(line) > self._read_limit:
+            self._unread, self._keep_lines = True, False
+        else:
+            self._kept += len(line)
+            self._lines.append(line)
 
     def _patch_line(self, line: bytes) -> None:
         if line.startswith(b"diff --git "):
@@ -443,11 +447,7 @@ class _CommitBuilder:
                 # a deleted file is shown by its "@@ -1,N +0,0 @@" line: what it held is gone
                 self._keep_lines = not self._unread and self._status != "deleted"
             if not self._unread:
-                if self._kept + len(line) > self._read_limit:
-                    self._unread, self._keep_lines = True, False
-                else:
-                    self._kept += len(line)
-                    self._lines.append(line)
+                self._keep(line)
             return
         if self._in_hunks:
             return
