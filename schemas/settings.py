@@ -48,6 +48,17 @@ def fraction(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A fraction that may be 0 or 1 (a rule's threshold, where one end turns it off)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to 1")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)

@@ -163,8 +163,16 @@ CHUNKED = REALDATA / "warc" / "example-iana.org-chunked.warc"
 
 @pytest.mark.skipif(not WARC.exists(), reason="../shared/realdata is not present")
 def test_real_crawl_files(tmp_path):
+    """How pages are read and decoded, with the publishable-page rules off: the slice's GB2312
+    pages are its pornography and lottery spam, which those rules drop by default
+    (tests/test_web_publishable.py)."""
     out = tmp_path / "crawl"
-    assert main(["mine", "crawl", "--input", str(WARC), str(CHUNKED), "--output", str(out)]) == 0
+    publishable_rules_off = ["--url-filter", "off", "--max-bad-words", "0",
+                             "--max-repeated-numbers", "0", "--max-title-parts", "0",
+                             "--max-boilerplate-share", "1", "--min-title-script-share", "0",
+                             "--min-title-overlap", "0"]
+    assert main(["mine", "crawl", "--input", str(WARC), str(CHUNKED), "--output", str(out),
+                 *publishable_rules_off]) == 0
     manifest = read_manifest(out)
     assert manifest.counters["records_read"] == 16 + 1  # response records only
     rows = pq.read_table(out / manifest.tasks["web_title_body"][0].path).to_pylist()

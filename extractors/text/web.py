@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ...schemas import make_pair
-from ...schemas.settings import non_negative_int, positive_int, setting
+from ...schemas.settings import non_negative_int, positive_int, setting, share
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
+from .badwords import adult_content, keyword_stuffed, spam_contact
+from .boilerplate import strip_navigation
 from .quality import QualitySettings, quality_issue
 from .textnorm import normalize_paragraphs, normalize_whitespace
+from .titlematch import script_mismatch, unrelated
+from .urlfilter import URLFilter
 from .words import word_count
 
 SOURCE = "web"
@@ -55,6 +59,37 @@ class WebOptions(QualitySettings):
     max_anchors_per_target: int = setting(20, "anchor pairs kept per linked page", type=positive_int)
     max_page_bytes: int = setting(5 << 20, "larger HTML payloads are dropped, not parsed",
                                   type=positive_int)
+    url_filter: str = setting(
+        "on", "URL rules: the shipped block list (UT1 via datatrove) and URL words plus your "
+              "lists (on), your lists only (user), none (off)", choices=("on", "user", "off"))
+    url_blocklist: list[str] = setting(
+        [], "files of domains or URLs to drop (one a line; hosts-file lines accepted)",
+        many=True, metavar="FILE")
+    url_allowlist: list[str] = setting(
+        [], "files of domains or URLs exempt from the URL rules (false positives)", many=True,
+        metavar="FILE")
+    url_soft_words: int = setting(
+        2, "drop a URL holding this many of the soft listed words (datatrove); 0 turns it off",
+        type=non_negative_int)
+    max_bad_words: int = setting(
+        3, "drop a page holding this many distinct LDNOOBW words (of its own language and "
+           "English; 26 languages listed), or one "
+           "in its title; 0 turns the rule off", type=non_negative_int)
+    max_repeated_numbers: int = setting(
+        3, "drop a page repeating one contact number this often, or naming a QQ/WeChat/LINE "
+           "contact; 0 turns the rule off", type=non_negative_int)
+    max_title_parts: int = setting(
+        8, "drop a page whose title has this many separator-delimited keyword parts; 0 turns "
+           "the rule off", type=non_negative_int)
+    max_boilerplate_share: float = setting(
+        0.5, "menu and breadcrumb lines are removed; drop the page when they were more than "
+             "this share of its text; 1 keeps every page", type=share)
+    min_title_script_share: float = setting(
+        0.05, "drop a pair whose title's script is less than this share of the body's letters; "
+              "0 turns the rule off", type=share)
+    min_title_overlap: int = setting(
+        1, "drop a pair whose title shares fewer content words (CJK: character bigrams) with "
+           "the body; 0 turns the rule off", type=non_negative_int)
 
 
 # The start of another WARC record inside a record's content: its Content-Length lied.
@@ -240,11 +275,35 @@ def _lead(text: str, words: int) -> str:
     return lead if len(tokens) <= 2 * words else " ".join(tokens[: 2 * words])
 
 
+@functools.lru_cache(maxsize=8)
+def _url_filter(mode: str, blocklists: tuple[str, ...], allowlists: tuple[str, ...],
+                soft_words: int) -> URLFilter:
+    return URLFilter(blocklists, allowlists, shipped=mode == "on", soft_words=soft_words)
+
+
+def _link_texts(tree) -> frozenset[str]:
+    return frozenset(normalize_whitespace("".join(a.itertext())) for a in tree.iter("a"))
+
+
+def _unpublishable(title: str, text: str, options: WebOptions) -> str | None:
+    """A page no one should publish (adult, spam): it gives no pair, page or anchors."""
+    if adult_content(title, text, options.max_bad_words):
+        return "adult_content"
+    if spam_contact(text, options.max_repeated_numbers):
+        return "spam_contact"
+    if keyword_stuffed(title, options.max_title_parts):
+        return "keyword_stuffed_title"
+    return None
+
+
 def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptions()) -> Extraction:
     """One HTTP response: a web_title_body pair, a `page` part, and `anchor` parts.
 
-    Drops: not_ok_status, not_html, missing_url, page_too_large, empty_document,
-    no_main_text, missing_title, body_too_short.
+    Drops: not_ok_status, not_html, missing_url, page_too_large, url_blocklisted,
+    url_banned_word, empty_document, no_main_text, missing_title, adult_content, spam_contact,
+    keyword_stuffed_title (these last three, like the URL rules, leave no page or anchor
+    parts), body_too_short, mostly_boilerplate, the quality rules', title_script_mismatch,
+    title_body_unrelated.
     """
     import trafilatura
     from trafilatura.utils import load_html
@@ -266,6 +325,11 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
     if len(body) > options.max_page_bytes:
         out.drop("page_too_large")
         return out
+    if options.url_filter != "off" and (issue := _url_filter(
+            options.url_filter, tuple(options.url_blocklist), tuple(options.url_allowlist),
+            options.url_soft_words).issue(url)):
+        out.drop(issue)
+        return out
     html, encoding = decode_html(body, response.get("charset") or "")
     # trafilatura's own loader: comments removed, the parser settings its extractors expect.
     tree = load_html(html) if html.strip() else None
@@ -281,14 +345,27 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
     text = normalize_paragraphs(blocks.replace("\n", "\n\n"))
     if title and text.startswith(title + "\n\n"):  # the <h1> repeating the title
         text = text[len(title) + 2:]
+    extracted_chars = len(text)
+    text, navigation_chars = strip_navigation(text, _link_texts(tree))
+    if navigation_chars:
+        out.note("navigation_lines_removed")
+    if text and title and (issue := _unpublishable(title, text, options)):
+        out.drop(issue)
+        return out
     if not text:
-        out.drop("no_main_text")
+        out.drop("no_main_text" if not navigation_chars else "mostly_boilerplate")
     elif not title:
         out.drop("missing_title")
+    elif navigation_chars > options.max_boilerplate_share * extracted_chars:
+        out.drop("mostly_boilerplate")
     elif word_count(text) < options.min_body_words:
         out.drop("body_too_short")
     elif issue := quality_issue(title, text, options):
         out.drop(issue)
+    elif script_mismatch(title, text, options.min_title_script_share):
+        out.drop("title_script_mismatch")
+    elif unrelated(title, text, options.min_title_overlap):
+        out.drop("title_body_unrelated")
     else:
         out.pairs.append(make_pair(TITLE_BODY, title, text, SOURCE, url,
                                    meta={"url": url, "encoding": encoding}))
