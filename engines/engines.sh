@@ -142,6 +142,10 @@ restart-strategy:
     attempts: 5
     delay: 5 s
 EOF
+  # jobs with several joins (s2orc with metadata) need more network buffers than the default
+  # 128 MB gives ("Insufficient number of network buffers: required 512, but only 506")
+  grep -q "^taskmanager.memory.network.min:" "$home/conf/config.yaml" ||
+    echo "taskmanager.memory.network.min: 256mb" >> "$home/conf/config.yaml"
   "$home/bin/jobmanager.sh" start >/dev/null
   "$home/bin/taskmanager.sh" start >/dev/null
   "$home/bin/taskmanager.sh" start >/dev/null
