@@ -4,6 +4,7 @@ stages, rerunning what changed and what depends on it, resuming a stopped traini
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import sysconfig
 from pathlib import Path
@@ -280,8 +281,8 @@ def test_a_filter_section_runs_consistency_filtering_between_dedup_and_training(
 
 
 def test_a_recipe_mixes_the_newer_sources_into_training(tmp_path, tiny_model):
-    """PubMed, commit histories, paper metadata and StackExchange duplicates (PostLinks.xml
-    inside the site archive), each one entry of `sources:`, reach the
+    """PubMed, commit histories, paper metadata, StackExchange duplicates (PostLinks.xml
+    inside the site archive) and Wikipedia sections, each one entry of `sources:`, reach the
     deduplicated dataset and the training batches (uniform mixture, so every task is drawn)."""
     from . import hostile
 
@@ -295,6 +296,14 @@ def test_a_recipe_mixes_the_newer_sources_into_training(tmp_path, tiny_model):
                                          outbound=[str((i + 1) % 12)]) for i in range(12)]
     metadata = dumps / "metadata.jsonl"
     metadata.write_bytes(hostile.jsonl(papers))
+    words = ("beans roasted small batches rested week ground before brewing extracted water "
+             "degrees minute crema bitter acidity origin farm harvest altitude washed natural "
+             "process grinder burr espresso filter kettle pour bloom ratio dose yield").split()
+    pages = [f"<page><title>Coffee {i}</title><ns>0</ns><id>{i + 1}</id><revision><text>"
+             f"'''Coffee {i}''' is a drink brewed from roasted coffee beans around the world."
+             f"\n\n== Preparation ==\n{' '.join(random.Random(i).sample(words, 25))}."
+             f"</text></revision></page>" for i in range(8)]
+    (dumps / "enwiki.xml").write_text(f"<mediawiki>{''.join(pages)}</mediawiki>")
     links = [(100 + i, 4 * i + 1, 4 * i + 3, 3) for i in range(6)]  # question 2i+1 is a copy of 2i+3
     site = hostile.site_7z(dumps / "coffee.stackexchange.com.7z",
                            {"Posts.xml": hostile.posts_xml(12),
@@ -304,16 +313,18 @@ def test_a_recipe_mixes_the_newer_sources_into_training(tmp_path, tiny_model):
         "sources": {"pubmed": {"source": "pubmed", "input": [str(pubmed)]},
                     "commits": {"source": "commits", "input": [str(tree)]},
                     "papers": {"source": "s2orc", "metadata": [str(metadata)]},
-                    "se": {"source": "stackexchange", "input": [str(site)]}},
+                    "se": {"source": "stackexchange", "input": [str(site)]},
+                    "wiki": {"source": "wikipedia", "input": [str(dumps / "enwiki.xml")]}},
         "dedup": {},
-        "train": {"model": str(tiny_model), "steps": 24, "batch-size": 4, "max-length": 32,
+        "train": {"model": str(tiny_model), "steps": 32, "batch-size": 4, "max-length": 32,
                   "alpha": 0.0, "device": "cpu", "no-progress": True},
     })
     assert main(["run", recipe_file]) == 0
     run = tmp_path / "run"
     tasks = json.loads((run / "pairs" / "manifest.json").read_text())["tasks"]
     new = {"pubmed_title_abstract", "commit_message_diff", "s2orc_title_abstract",
-           "s2orc_citation_abstract", "stackexchange_duplicate_question"}
+           "s2orc_citation_abstract", "stackexchange_duplicate_question",
+           "wikipedia_section_passage"}
     assert new <= set(tasks)
     steps = (run / "train" / "metrics.jsonl").read_text().splitlines()
     assert new <= {json.loads(s)["task"] for s in steps}

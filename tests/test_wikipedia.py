@@ -74,13 +74,14 @@ def test_lead_is_plain_text_without_refs_tables_files_or_templates():
     assert [p.value for p in out.parts if p.side == "page"] == [{"lead": pair["document"]}]
 
 
-@pytest.mark.parametrize("page, reason", [
-    ({"title": "Talk:Espresso", "ns": "1", "text": ESPRESSO}, "other_namespace"),
-    ({"title": "Espresso", "ns": "0", "text": "== Only a heading ==\nshort"}, "no_lead"),
-    ({"title": "", "ns": "0", "text": ESPRESSO}, "missing_title"),
+@pytest.mark.parametrize("page, drops", [
+    ({"title": "Talk:Espresso", "ns": "1", "text": ESPRESSO}, {"other_namespace": 1}),
+    ({"title": "Espresso", "ns": "0", "text": "== Only a heading ==\nshort"},
+     {"no_lead": 1, "section_too_short": 1}),
+    ({"title": "", "ns": "0", "text": ESPRESSO}, {"missing_title": 1}),
 ])
-def test_unusable_pages_are_counted(page, reason):
-    assert extract_wikipedia_page(page, "d:1").drops == {reason: 1}
+def test_unusable_pages_are_counted(page, drops):
+    assert extract_wikipedia_page(page, "d:1").drops == drops
 
 
 def test_redirect_pages_become_redirect_parts():
