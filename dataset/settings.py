@@ -15,6 +15,8 @@ DEFAULT_ROW_GROUP_SIZE = 1000
 # by "near copy". Here, not in minhash.py, so the CLI's settings import no numpy.
 NUM_PERM = 128
 NGRAM = 5
+# shingle size, in characters, of text written mostly in Han or kana (Chinese, Japanese)
+UNSPACED_NGRAM = 2
 DEFAULT_ROWS_PER_FILE = 100_000
 
 
