@@ -1,6 +1,7 @@
 """Text sources: one raw record in, pairs (or the reason for none) out. One module per dump."""
 
 from .arxiv import ArxivOptions, extract_arxiv_record
+from .latex import latex_to_text
 from .records import parse_json_record
 from .reddit import (
     RedditOptions,
@@ -16,7 +17,7 @@ from .stackexchange import (
     iter_posts,
     join_stackexchange_answers,
 )
-from .textnorm import html_to_text, latex_to_text, normalize_paragraphs, normalize_whitespace
+from .textnorm import html_to_text, normalize_paragraphs, normalize_whitespace
 from .web import (
     WebOptions,
     decode_html,

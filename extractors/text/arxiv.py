@@ -9,8 +9,8 @@ from ...schemas import make_pair
 from ...schemas.settings import positive_int, setting
 from ..result import Extraction
 from ..spec import InputKind, SourceSpec, Task
+from .latex import latex_to_text  # pylatexenc only where the fast path declines
 from .records import read_json_record, read_lines
-from .textnorm import latex_to_text
 from .words import word_count
 
 TASK = "arxiv_title_abstract"
