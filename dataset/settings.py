@@ -18,6 +18,11 @@ NGRAM = 5
 # shingle size, in characters, of text written mostly in Han or kana (Chinese, Japanese)
 UNSPACED_NGRAM = 2
 DEFAULT_ROWS_PER_FILE = 100_000
+# decontamination by overlap (dataset/contamination.py): a shared run of 13 tokens, as GPT-3,
+# NeMo Curator and the Pile use; texts under 8 tokens (GPT-3's smallest n) never match by
+# containment
+DECONTAMINATION_NGRAM = 13
+DECONTAMINATION_MIN_TOKENS = 8
 
 
 def row_group_size_setting():
@@ -94,6 +99,18 @@ class DedupConfig:
         [], "evaluation texts: JSON lines or Parquet files, pairs datasets (their queries and "
             "documents) or BEIR/MTEB folders (their queries and judged documents)", many=True,
         metavar="FILE")
+    decontamination_mode: str = setting(
+        "ngram", "how a pair is found in --decontaminate texts: ngram (it shares a run of "
+                 "--decontamination-ngram tokens with one, contains one or is contained in one; "
+                 "code compared without comments, docstrings and layout) or minhash (the whole "
+                 "query or document is a near duplicate of one, at --threshold)",
+        choices=("ngram", "minhash"))
+    decontamination_ngram: int = setting(
+        DECONTAMINATION_NGRAM, "tokens of the shared run that makes a pair contaminated "
+                               "(ngram mode; at most 64)", type=positive_int)
+    decontamination_min_tokens: int = setting(
+        DECONTAMINATION_MIN_TOKENS, "texts shorter than this many tokens never match by "
+                                    "containment (ngram mode)", type=positive_int)
     write: WriteSettings | None = setting(None, cli=False)
     beam_args: list[str] = setting([], cli=False)
 

@@ -106,10 +106,39 @@ def format_summary(summary: dict) -> str:
                          f"{removed or '-'}")
         sizes = ", ".join(f"{k}: {v:,}" for k, v in dedup["cluster_sizes"].items())
         lines.append(f"  cluster sizes (pairs a survivor stands for): {sizes}")
+    if dedup and dedup.get("decontamination"):
+        decon = dedup["decontamination"]
+        lines.append(f"decontamination: {decontamination_method(decon)}")
+        lines.append(f"  {'benchmark':<34} {'texts read':>10} {'n-grams':>12} {'removed':>8}")
+        for label, (texts, grams, removed, examples) in decontamination_rows(decon).items():
+            lines.append(f"  {label:<34} {texts:>10,} {grams:>12} {removed:>8,}")
+            lines.extend(f"    e.g. {e}" for e in examples)
     if summary["problems"]:
         lines.append("PROBLEMS (the dataset does not match its manifest):")
         lines.extend(f"  {p}" for p in summary["problems"])
     return "\n".join(lines)
+
+
+def decontamination_method(report: dict) -> str:
+    """One sentence saying what made a pair contaminated (the summary's and the card's)."""
+    if report.get("mode") == "minhash":
+        return (f"query or document a near duplicate (MinHash, Jaccard >= {report['threshold']}) "
+                f"of a benchmark text")
+    return (f"query or document shares a run of {report['ngram']} tokens with a benchmark "
+            f"text, contains one or is contained in one (texts of {report['min_tokens']}+ "
+            f"tokens); code compared without comments, docstrings and layout")
+
+
+def decontamination_rows(report: dict) -> dict[str, tuple[int, str, int, list[str]]]:
+    """Per benchmark: texts read, n-grams held ("-" in minhash mode), pairs removed, and one
+    line per example (pair id, task, origin, field and the overlapping tokens)."""
+    rows = {}
+    for label, b in report["benchmarks"].items():
+        examples = [f"{e['id'][:12]} {e['task']} {e.get('origin') or ''} {e['field']}: "
+                    f"\"{e['overlap'][:80]}\"" for e in b.get("examples", [])]
+        grams = f"{b['ngrams']:,}" if "ngrams" in b else "-"
+        rows[label] = (b["texts"], grams, b["removed"], examples)
+    return rows
 
 
 __all__ = ["dataset_summary", "format_summary", "ManifestError"]

@@ -21,7 +21,13 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .dataset.output import copy_dataset
-from .dataset.stats import column_counts, length_summary, task_lengths
+from .dataset.stats import (
+    column_counts,
+    decontamination_method,
+    decontamination_rows,
+    length_summary,
+    task_lengths,
+)
 from .extractors.registry import task_families
 from .schemas import load_verified_manifest, storage
 from .schemas.manifest import personal_data_counts
@@ -157,6 +163,16 @@ def _dedup_section(report: dict | None) -> list[str]:
     if sizes:
         lines += ["", "Pairs each kept row stood for: " + ", ".join(
             f"{k}: {v:,}" for k, v in sizes.items())]
+    decon = report.get("decontamination")
+    if decon:
+        lines += ["", f"Decontamination: a pair was removed when its {decontamination_method(decon)}.",
+                  "", "| benchmark | texts read | n-grams held | pairs removed |", "|---|---|---|---|"]
+        rows = decontamination_rows(decon)
+        lines += [f"| `{label}` | {t:,} | {g} | {r:,} |" for label, (t, g, r, _) in rows.items()]
+        for label, (*_, examples) in rows.items():
+            if examples:
+                lines += ["", f"Pairs removed for `{label}`, for example:", ""]
+                lines += [f"- `{e}`" for e in examples]
     return [*lines, ""]
 
 

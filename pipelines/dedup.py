@@ -1,5 +1,11 @@
 """`pairmill dedup`: exact and MinHash near-duplicate removal, and decontamination.
 
+Decontamination by n-gram overlap (the default, dataset.contamination): each benchmark's texts
+are hashed into n-grams in parallel, merged into one sorted array per benchmark (written under
+the spill folder), and every worker checks its pairs against them as a side input that carries
+only the arrays' paths. A benchmark is small beside the mined data, so this costs no shuffle of
+pairs; only the verdicts of contaminated pairs join the decisions below.
+
 Shuffles carry ids, band keys and signatures, never texts:
   1. read pairs, sign them in batches (dataset.minhash), emit small sketches;
   2. group (id, quality, exact key) by LSH bucket (per task). Exact duplicates share every
@@ -17,6 +23,7 @@ No step needs one worker to see all the data.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -31,10 +38,18 @@ import apache_beam as beam
 import numpy as np
 import pyarrow.parquet as pq
 
+from ..dataset.contamination import (
+    MAX_NGRAM,
+    NgramIndex,
+    benchmark_grams,
+    build_index,
+    comparable_texts,
+    overlap_words,
+)
 from ..dataset.minhash import LshBands, estimated_jaccard, signatures
 from ..dataset.output import staging_dir
 from ..dataset.read import dataset_files, dataset_rows, read_located
-from ..dataset.settings import DedupConfig
+from ..dataset.settings import DECONTAMINATION_MIN_TOKENS, DECONTAMINATION_NGRAM, DedupConfig
 from ..schemas import storage
 from ..schemas.beir import is_beir_folder, judged_texts
 from ..schemas.counts import Counts
@@ -45,7 +60,9 @@ from .sharded_group import DEFAULT_NUM_SHARDS, PackCodec, ShardedGroupByKey
 PAIR, EVAL = "p", "e"
 
 
-SKETCH_COLUMNS = ["id", "task", "query", "document", "score"]
+SKETCH_COLUMNS = ["id", "task", "query", "document", "score", "lang", "source", "origin"]
+EXAMPLES = 5  # contaminated pairs shown per benchmark
+REPORT_FILE = "decontamination.json"  # in the staging folder, read by the driver
 
 
 def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
@@ -308,20 +325,156 @@ def verify_edge(element, threshold: float) -> Iterator[tuple]:
         yield other, ("removed", f"decontaminated:{eval_file}", target)
 
 
+@dataclasses.dataclass(frozen=True)
+class Decontamination:
+    """How `--decontaminate` texts are matched, and where the per-benchmark report is staged."""
+
+    mode: str = "ngram"
+    ngram: int = DECONTAMINATION_NGRAM
+    min_tokens: int = DECONTAMINATION_MIN_TOKENS
+    report_path: str | None = None
+
+
+def benchmark_parts(batch: list[tuple[str, str]], decon: Decontamination, folder: str | None
+                    ) -> Iterator[tuple[str, tuple]]:
+    """A batch of (eval id, text) -> per benchmark: (its n-grams, spilled to a file when
+    there is a folder, else inline; texts read; lengths of its short texts)."""
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for eval_id, text in batch:
+        by_label[eval_id.split(":", 1)[0]].append((eval_id, text))
+    for label, items in sorted(by_label.items()):
+        texts = [text for _, text in items]
+        grams, short = benchmark_grams(texts, decon.ngram, decon.min_tokens)
+        data = grams.tobytes()
+        if folder:  # named by its texts' ids (unique): a retried bundle rewrites the same file
+            name = hashlib.blake2b("\n".join(i for i, _ in items).encode("utf-8", "surrogatepass"),
+                                   digest_size=12).hexdigest()
+            path = storage.join(folder, "parts", f"{name}.u64")
+            storage.write_bytes(path, data)
+            data = path
+        yield label, (data, len(texts), tuple(sorted(short)))
+
+
+def merge_benchmark(label: str, parts, decon: Decontamination, folder: str | None
+                    ) -> tuple[str, dict]:
+    """One benchmark's parts -> its index (written as one file, or kept inline) and report."""
+    batches, texts = [], 0
+    for data, n, short in parts:
+        if folder:  # the parts go with the staging folder (a retried merge reads them again)
+            data = storage.read_bytes(data)
+        batches.append((np.frombuffer(data, dtype=np.uint64), set(short)))
+        texts += n
+    index = build_index(batches, decon.ngram, decon.min_tokens)
+    data = index.to_bytes()
+    if folder:
+        path = storage.join(folder, f"{hashlib.blake2b(label.encode(), digest_size=8).hexdigest()}.npz")
+        storage.write_bytes(path, data)
+        data = path
+    return label, {"texts": texts, "ngrams": int(len(index.grams)), "index": data}
+
+
+@functools.lru_cache(maxsize=8)
+def _load_index(path: str) -> NgramIndex:
+    """A benchmark's index, read once per worker process."""
+    return NgramIndex.from_bytes(storage.read_bytes(path))
+
+
+class FindContaminated(beam.DoFn):
+    """A batch of pairs -> a `removed` verdict for each pair whose query or document matches a
+    benchmark (code compared as code, by the pair's language), and examples tagged "example"."""
+
+    def process(self, batch: list[tuple[int, dict]], benchmarks: list[tuple[str, dict]]):
+        views, owner = [], []
+        for i, (_, pair) in enumerate(batch):
+            for field, lang in (("document", pair.get("lang")), ("query", None)):
+                for view in comparable_texts(pair[field], lang):
+                    views.append(view)
+                    owner.append((i, field))
+        for label, info in sorted(benchmarks):
+            index = info["index"]
+            index = _load_index(index) if isinstance(index, str) else NgramIndex.from_bytes(index)
+            seen: set[int] = set()
+            for (i, field), view, match in zip(owner, views, index.matches(views), strict=True):
+                if match is None or i in seen:
+                    continue
+                seen.add(i)
+                pair = batch[i][1]
+                yield id_handle(pair["id"]), ("removed", f"decontaminated:{label}", label)
+                origin = "/".join(filter(None, (pair.get("source"), pair.get("origin"))))
+                example = {"id": pair["id"], "task": pair["task"], "origin": origin,
+                           "field": field, "overlap": overlap_words(view, match)[:300]}
+                yield beam.pvalue.TaggedOutput("example", (label, (pair["id"], json.dumps(example))))
+
+
+class WriteDecontamination(beam.PTransform):
+    """(label, report) per benchmark and (label, (id, example)) -> one JSON file for the
+    driver: per benchmark its report and its first `EXAMPLES` examples by pair id."""
+
+    def __init__(self, path: str | None, examples):
+        super().__init__()
+        self._path, self._examples = path, examples
+
+    def expand(self, benchmarks):
+        if not self._path:
+            return None
+        examples = (self._examples
+                    | "Smallest" >> beam.combiners.Top.SmallestPerKey(2 * EXAMPLES)
+                    | "AllExamples" >> beam.combiners.ToDict())
+        return (benchmarks
+                | "AllBenchmarks" >> beam.combiners.ToList()
+                | "Write" >> beam.Map(_write_report, self._path, beam.pvalue.AsSingleton(examples)))
+
+
+def _write_report(benchmarks: list, path: str, examples: dict) -> None:
+    report = {}
+    for label, info in benchmarks:
+        # a pair read from two inputs is one example: its first copy's
+        unique = {pair_id: json.loads(e) for pair_id, e in reversed(examples.get(label, []))}
+        report[label] = {"texts": info.get("texts", 0), "ngrams": info.get("ngrams"),
+                         "examples": [unique[i] for i in sorted(unique)][:EXAMPLES]}
+    storage.write_bytes(path, json.dumps(report, sort_keys=True).encode())
+
+
+class NgramDecontamination(beam.PTransform):
+    """(location, pair) -> verdicts of the pairs that overlap a benchmark; writes the report."""
+
+    def __init__(self, eval_files: list[str], decon: Decontamination, folder: str | None):
+        super().__init__()
+        self._eval_files, self._decon, self._folder = eval_files, decon, folder
+
+    def expand(self, pairs):
+        decon, folder = self._decon, self._folder
+        benchmarks = (pairs.pipeline
+                      | "EvalFiles" >> beam.Create(eval_sources(self._eval_files))
+                      | "EvalTexts" >> beam.FlatMap(read_eval_texts)
+                      | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                      | "EvalGrams" >> beam.FlatMap(benchmark_parts, decon, folder)
+                      | "EvalByLabel" >> beam.GroupByKey()
+                      | "EvalIndex" >> beam.Map(lambda kv: merge_benchmark(*kv, decon, folder)))
+        found = (pairs
+                 | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+                 | "Find" >> beam.ParDo(FindContaminated(), beam.pvalue.AsList(benchmarks))
+                 .with_outputs("example", main="verdicts"))
+        _ = benchmarks | "Report" >> WriteDecontamination(decon.report_path, found.example)
+        return found.verdicts
+
+
 class Dedup(beam.PTransform):
     """(location, pair) -> (`Kept` rows, counts)."""
 
     def __init__(self, threshold: float, num_perm: int, ngram: int, field: str,
                  eval_files: list[str], num_shards: int = DEFAULT_NUM_SHARDS,
-                 spill_dir: str | None = None):
+                 spill_dir: str | None = None, decontamination: Decontamination | None = None):
         super().__init__()
         self._num_shards, self._spill_dir = num_shards, spill_dir
         self._threshold, self._num_perm, self._ngram = threshold, num_perm, ngram
         self._field, self._eval_files = field, eval_files
         self._bands = LshBands.for_threshold(threshold, num_perm)
+        self._decon = decontamination or Decontamination()
 
     def expand(self, pairs):
-        decon = bool(self._eval_files)
+        by_ngrams = bool(self._eval_files) and self._decon.mode == "ngram"
+        decon = bool(self._eval_files) and not by_ngrams
         sketches = (pairs
                     | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                     | "Sign" >> beam.ParDo(SignPairs(self._num_perm, self._ngram, self._bands,
@@ -335,6 +488,11 @@ class Dedup(beam.PTransform):
                      | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram,
                                                   self._bands))
             signed = (sketches, evals)
+            texts = evals | "EvalLabels" >> beam.Map(lambda e: (e["eval"].split(":", 1)[0], 1))
+            _ = ((texts | "EvalCount" >> beam.CombinePerKey(sum)
+                  | "EvalInfo" >> beam.MapTuple(lambda label, n: (label, {"texts": n})))
+                 | "Report" >> WriteDecontamination(self._decon.report_path,
+                                                    pairs.pipeline | "NoExamples" >> beam.Create([])))
         # a bucket with one member decides nothing, so only shared buckets leave the shuffle
         buckets = (signed
                    | "Buckets" >> ShardedGroupByKey(_bucket_shard, self._num_shards, min_size=2,
@@ -353,7 +511,11 @@ class Dedup(beam.PTransform):
                     | "Verify" >> beam.FlatMap(verify_edge, self._threshold))
         located = sketches | "Located" >> beam.Map(
             lambda s: (s["id"], (AT, s["at"], s["task"], s["pair_id"])))
-        decided = ((located, buckets.verdicts, verified)
+        verdicts = (located, buckets.verdicts, verified)
+        if by_ngrams:
+            verdicts = (*verdicts, pairs | "Decontaminate" >> NgramDecontamination(
+                self._eval_files, self._decon, self._spill("decontamination")))
+        decided = (verdicts
                    | "ById" >> ShardedGroupByKey(zlib.crc32, self._num_shards,
                                                  spill_dir=self._spill("decisions"))
                    | "Decide" >> beam.ParDo(Decide()).with_outputs(COUNTS, main="kept"))
@@ -428,9 +590,13 @@ def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
              | "Spread" >> beam.Reshuffle()
              | "Read" >> beam.FlatMapTuple(read_located, columns=SKETCH_COLUMNS))
     staging = staging_dir(config.write.output)
+    decontamination = Decontamination(config.decontamination_mode, config.decontamination_ngram,
+                                      config.decontamination_min_tokens,
+                                      storage.join(staging, REPORT_FILE))
     kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
                                               config.field, config.decontaminate,
-                                              shards, storage.join(staging, SPILL))
+                                              shards, storage.join(staging, SPILL),
+                                              decontamination)
     task_rows = kept | "Write" >> WriteKeptRows(files, staging, config.write.row_group_size,
                                                 config.write.rows_per_file)
     kept_counts = task_rows | "KeptCounts" >> beam.MapTuple(
@@ -438,8 +604,34 @@ def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
     _ = (counts, kept_counts) | "Counts" >> WriteCounts(staging)
 
 
-def dedup_report(counts: Counts, config: DedupConfig) -> dict:
-    """Rows in/out per task, removals by reason (per task), cluster-size histogram."""
+def decontamination_report(counts: Counts, config: DedupConfig, staged: dict) -> dict:
+    """Per benchmark (every one named, zero included): texts read, n-grams held (ngram mode),
+    pairs removed (from the `decontaminated:LABEL` counters) and up to `EXAMPLES` of them."""
+    labels = sorted({label for _, label in eval_sources(config.decontaminate)})
+    removed = Counter()
+    for _, reason, n in counts.select("removed"):
+        if reason.startswith("decontaminated:"):
+            removed[reason.split(":", 1)[1]] += n
+    benchmarks = {}
+    for label in labels:
+        info = staged.get(label, {})
+        entry = {"texts": info.get("texts", 0), "removed": removed[label],
+                 "examples": info.get("examples", [])}
+        if config.decontamination_mode == "ngram":
+            entry["ngrams"] = info.get("ngrams") or 0
+        benchmarks[label] = entry
+    report = {"mode": config.decontamination_mode, "benchmarks": benchmarks}
+    if config.decontamination_mode == "ngram":
+        report.update(ngram=config.decontamination_ngram,
+                      min_tokens=config.decontamination_min_tokens)
+    else:
+        report["threshold"] = config.threshold
+    return report
+
+
+def dedup_report(counts: Counts, config: DedupConfig, staged: dict | None = None) -> dict:
+    """Rows in/out per task, removals by reason (per task), cluster-size histogram, and the
+    decontamination report when there were `--decontaminate` texts."""
     bands = LshBands.for_threshold(config.threshold, config.num_perm)
     tasks: dict[str, dict] = {}
 
@@ -458,6 +650,8 @@ def dedup_report(counts: Counts, config: DedupConfig) -> dict:
         "field": config.field, "bands": bands.bands, "rows_per_band": bands.rows,
         "tasks": dict(sorted(tasks.items())),
         "cluster_sizes": dict(sorted(histogram.items(), key=lambda kv: int(kv[0]))),
+        **({"decontamination": decontamination_report(counts, config, staged or {})}
+           if config.decontaminate else {}),
     }}
 
 
@@ -475,6 +669,9 @@ def dedup(config: DedupConfig) -> int:
     options = beam_options(config.beam_args)
     if config.num_perm & (config.num_perm - 1) or not 8 <= config.num_perm <= 1024:
         raise ValueError("--num-perm must be a power of two between 8 and 1024")
+    if not config.decontamination_min_tokens <= config.decontamination_ngram <= MAX_NGRAM:
+        raise ValueError(f"--decontamination-ngram must be at most {MAX_NGRAM} and at least "
+                         f"--decontamination-min-tokens")
     for folder in config.input:
         if not storage.is_dir(folder):
             raise FileNotFoundError(f"{folder}: no such directory")
@@ -493,6 +690,8 @@ def dedup(config: DedupConfig) -> int:
     pipeline = beam.Pipeline(options=options)
     build_dedup(pipeline, config)
     run_pipeline(pipeline)
+    report_path = storage.join(staging_dir(output), REPORT_FILE)
+    staged = json.loads(storage.read_bytes(report_path)) if storage.is_file(report_path) else {}
     history: list[list[str]] = []  # the commands that made the inputs, for the dataset card
     personal: Counter = Counter()  # what mining redacted stays on the card after dedup
     for folder in config.input:
@@ -503,6 +702,7 @@ def dedup(config: DedupConfig) -> int:
                 history.append(command)
     extra = {"personal_data": dict(sorted(personal.items()))} if personal else None
     return finish_command(config.write, ["pairmill", *config.argv()], started,
-                          report=lambda counts: dedup_report(counts, config), history=history,
+                          report=lambda counts: dedup_report(counts, config, staged),
+                          history=history,
                           extra=extra)
 
