@@ -1,12 +1,17 @@
 """What each pair filter removes from the real samples (../shared/realdata), with examples.
 
-  python benchmarks/bench_removed.py [--no-consistency]
+  python benchmarks/bench_removed.py [--no-consistency] [--warc-dir DIR] [--extractor NAME]
 
 For the WARC sample: the web quality rules, the language filter (`--languages en`) and the
 personal-data rules over the pairs the extractor makes with the quality rules off; for the
 StackExchange sample: `pairmill filter` (consistency) with its defaults. Each filter's count and
 up to five removed examples, shortened, go to benchmarks/results/removed.json so a reader can
 judge the rules; the script prints them as Markdown for the README.
+
+The publishing rules of `mine web` (URL lists, adult content, spam, menus, titles) run with their
+defaults on every HTTP 200 HTML page of the shared Common Crawl slice and of each WARC file under
+`--warc-dir` (real archives fetched outside the repository; none by default): pages each rule
+removes per source (the first rule that fires, as in a run), their share, and up to five examples.
 """
 
 from __future__ import annotations
@@ -75,6 +80,96 @@ def web_filters() -> dict:
                                              for reason, examples in sorted(removed.items())}}
 
 
+PUBLISHING_RULES = ("url_blocklisted", "url_banned_word", "adult_content", "spam_contact",
+                    "keyword_stuffed_title", "mostly_boilerplate", "title_script_mismatch",
+                    "title_body_unrelated")
+
+
+def _warc_sources(warc_dir: Path | None) -> dict[str, list[Path]]:
+    sources = {"shared CC slice": [REALDATA / "warc" / "warcfile.warc.gz",
+                                   REALDATA / "warc" / "example-iana.org-chunked.warc"]}
+    for path in sorted(warc_dir.rglob("*.warc*") if warc_dir else ()):
+        sources[path.name.split(".warc")[0]] = [path]
+    return sources
+
+
+def _html_responses(paths: list[Path]):
+    from pairmill.extractors.text import web
+
+    for path in paths:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as f, contextlib.suppress(EOFError, OSError):  # a cut file
+            for origin, response in web.iter_warc_responses(f):
+                if isinstance(response, dict) and response["status"] == 200 and \
+                        "html" in response["content_type"]:
+                    yield f"{path.name}:{origin}", response
+
+
+def _as_read(response: dict, origin: str, options) -> tuple[str, str]:
+    """(title, text) of a removed page as the rules saw it, menus still in, for the examples."""
+    from dataclasses import replace
+    from unittest import mock
+
+    from pairmill.extractors.text import web
+
+    every_rule_off = replace(options, url_filter="off", max_bad_words=0, max_repeated_numbers=0,
+                             max_title_parts=0, max_boilerplate_share=1.0, min_body_words=1,
+                             min_title_script_share=0.0, min_title_overlap=0)
+    with mock.patch.object(web, "quality_issue", return_value=None), \
+            mock.patch.object(web, "strip_navigation", side_effect=lambda text, links=(): (text, 0)):
+        pairs = web.extract_web_page(response, origin, every_rule_off).pairs
+    return (pairs[0]["query"], pairs[0]["document"]) if pairs else ("", "")
+
+
+def publishing_rules(warc_dir: Path | None = None, extractor: str | None = None) -> dict:
+    """Pages each publishing rule of `mine web` removes from real pages, per source."""
+    from pairmill.extractors.text.web import WebOptions, extract_web_page
+
+    options = WebOptions(**({"extractor": extractor} if extractor else {}))
+    per_source, examples = {}, defaultdict(list)
+    for source, paths in _warc_sources(warc_dir).items():
+        pages, removed, kept = 0, Counter(), 0
+        for origin, response in _html_responses(paths):
+            pages += 1
+            out = extract_web_page(response, origin, options)
+            kept += any(p["task"] == "web_title_body" for p in out.pairs)
+            reason = next((r for r in out.drops if r in PUBLISHING_RULES), None)
+            if reason is None:
+                continue
+            removed[reason] += 1
+            if len(examples[reason]) < EXAMPLES:
+                title, text = _as_read(response, origin, options)
+                examples[reason].append(f"{source}: {_short(response['url'], 60)} | "
+                                        f"{_short(title, 50)} | {_short(text)}")
+        per_source[source] = {"pages": pages, "title_body_pairs": kept,
+                              "removed": {r: removed[r] for r in PUBLISHING_RULES if removed[r]},
+                              "share": {r: round(removed[r] / pages, 4)
+                                        for r in PUBLISHING_RULES if removed[r]}}
+    totals = Counter()
+    for found in per_source.values():
+        totals.update(found["removed"])
+    return {"extractor": getattr(options, "extractor", "trafilatura"),
+            "sources": per_source,
+            "rules": {r: {"removed": totals[r], "examples": examples[r]} for r in PUBLISHING_RULES}}
+
+
+def _print_publishing(found: dict) -> None:
+    sources = found["sources"]
+    print(f"\nweb publishing rules, {found['extractor']} extractor: pages removed (share) per "
+          "source\n")
+    print("| source | pages | pairs kept | " + " | ".join(f"`{r}`" for r in PUBLISHING_RULES) +
+          " |\n|---|---|---|" + "---|" * len(PUBLISHING_RULES))
+    for source, entry in sources.items():
+        cells = [f"{entry['removed'][r]} ({entry['share'][r]:.0%})" if r in entry["removed"]
+                 else "0" for r in PUBLISHING_RULES]
+        print(f"| {source} | {entry['pages']} | {entry['title_body_pairs']} | " +
+              " | ".join(cells) + " |")
+    print("\n| rule | removed | examples |\n|---|---|---|")
+    for rule, entry in found["rules"].items():
+        shown = "<br>".join(e.replace("|", "/") for e in entry["examples"])
+        print(f"| `{rule}` | {entry['removed']} | {shown} |")
+
+
 def consistency() -> dict:
     import pyarrow.parquet as pq
 
@@ -102,15 +197,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-consistency", action="store_true",
                         help="skip `pairmill filter` (it embeds every pair on the CPU)")
+    parser.add_argument("--warc-dir", type=Path, default=None,
+                        help="more real WARC files (each file a source), besides the shared slice")
+    parser.add_argument("--extractor", default=None,
+                        help="the main-text extractor of `mine web` (default: its default)")
     args = parser.parse_args()
     if not REALDATA.is_dir():
         raise SystemExit(f"{REALDATA} not found: this benchmark reads the real samples")
-    results = {"web (warc sample)": web_filters()}
+    results = {"web (warc sample)": web_filters(),
+               "web publishing rules (real pages)": publishing_rules(args.warc_dir,
+                                                                     args.extractor)}
     if not args.no_consistency:
         results["stackexchange (coffee sample)"] = consistency()
+    elif RESULTS.exists():  # keep the last measured figures rather than drop them
+        previous = json.loads(RESULTS.read_text()).get("stackexchange (coffee sample)")
+        if previous:
+            results["stackexchange (coffee sample)"] = previous
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     for source, found in results.items():
+        if "rules" in found:
+            _print_publishing(found)
+            continue
         print(f"\n{source}: {found['pairs']} pairs\n")
         print("| filter | removed | examples |\n|---|---|---|")
         for reason, entry in found["filters"].items():

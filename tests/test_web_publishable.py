@@ -130,3 +130,40 @@ def test_every_rule_is_a_flag(flag, capsys):
     with pytest.raises(SystemExit):
         main(["mine", "web", "--help"])
     assert flag in capsys.readouterr().out
+
+
+def test_real_page_misfires_stay_fixed():
+    """Read on real pages (docs/filtering.md): dates, port ranges and timestamps repeated in
+    tables are not contact numbers; a hyphen or slash inside a word does not split a title; news
+    words for sexual crimes and swearing do not make a page pornography."""
+    dates = response("Grateful Dead Live at Nashville on 1978-12-16",
+                     [PROSE, "Date: 1978-12-16. Recorded 1978-12-16.", PROSE,
+                      "Ports 32768-65535 and 32768-65535, again 32768-65535.", PROSE,
+                      "Released 1978-12-16."])
+    assert reason(dates) != "spam_contact"
+    hotline = response("上海特舟实业", [JA * 2 + "电话：021-56692669 欢迎来电021-56692669，"
+                                        "传真 021-56692669"])
+    assert reason(hotline) == "spam_contact"
+    title = ("Common Crawl - Blog - Host- and Domain-Level Web Graphs September/October, "
+             "November/December 2023 and February/March 2024")
+    assert reason(response(title, [PROSE * 3])) != "keyword_stuffed_title"
+    news = response("Prison guards charged over coffee records",
+                    [PROSE, "He was accused of sex trafficking and rape; the sexual abuse "
+                     "case was a shit show, the lawyer said.", PROSE * 2])
+    assert reason(news) != "adult_content"
+    explicit = response("Coffee notes", [PROSE, "porn videos, anal, orgy and more", PROSE * 2])
+    assert reason(explicit) == "adult_content"
+
+
+def test_bracketed_menus_and_a_lone_home_entry_are_navigation():
+    assert is_navigation("[ home ] [ smoothdraw ] [ freewares ] [ about ]")
+    assert is_navigation(">> HOME") and is_navigation("Home")
+    assert not is_navigation("Homeopathy works.") and not is_navigation("[1] See the note.")
+    assert not is_navigation("Mozilla [ edit ]")
+
+
+def test_a_title_in_two_scripts_matches_a_body_in_either():
+    assert not script_mismatch("マスターネイビー ブリーフケース（BRIEFCASE HEADPORTER）", JA * 3, 0.05)
+    assert script_mismatch("亚洲精品无码免费视频 含羞草视频", PROSE * 3, 0.05)
+    assert is_navigation("ヘッドポーターとは？ │ お得な最新情報 │ ポイント │ お客様の声 │ サイトマップ")
+    assert not is_navigation("Is it done? │ Yes. │ No! │ Later")

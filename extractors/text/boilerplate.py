@@ -2,8 +2,9 @@
 
 trafilatura keeps a menu when it is written as text (`│ HOME │ 会社紹介 │ 利用案内 │`) rather
 than as a `<nav>`. A line is navigation when it is cut by separators (`|`, `│`, `｜`, `>`, `»`,
-`›`, `/`, `·`) into at least three short parts none of which is a sentence, or when it is a
-link's text next to another such line (menu entries on lines of their own). Removed lines are
+`›`, `/`, `·`, `] [`) into at least three short parts mostly not sentences (an entry may be a
+question), when it is a `Home >` trail or a lone `Home` entry, or when it is a link's text next
+to another such line (menu entries on lines of their own). Removed lines are
 counted; a page whose text was mostly such lines is dropped (`mostly_boilerplate`) by the
 caller.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_SEPARATORS = re.compile(r"\s*(?:[|│｜┃¦>»›→/·•]|&gt;|::)\s*")
-_BREADCRUMB = re.compile(r"(?i)^(?:home|首页|首頁|ホーム|トップ|startseite|accueil|inicio)\s*"
-                         r"(?:[>»›→/|｜│]|&gt;)")
+_SEPARATORS = re.compile(r"\s*(?:[|│｜┃¦>»›→/·•]|&gt;|::|\]\s*\[)\s*")  # `[ home ] [ about ]`
+# `Home >` starting a trail, or `>> HOME` / `Home` alone: a menu's first entry.
+_BREADCRUMB = re.compile(r"(?i)^(?:(?:>>|»|›|\[)\s*)?(?:home|首页|首頁|ホーム|トップ|startseite|"
+                         r"accueil|inicio)\s*(?:[>»›→/|｜│\]]|&gt;|$)")
 _SENTENCE = re.compile(r"[.!?。！？][\"'”」)]?$")
 
 
@@ -36,8 +38,10 @@ def is_navigation(line: str) -> bool:
     separators = len(_SEPARATORS.findall(line))
     if separators < 2 or len(parts) < 3:
         return False
+    # a menu entry may be a question (`ヘッドポーターとは？`): most parts, not all, are no sentence
     return sum(any(c.isalpha() for c in p) for p in parts) >= 2 and \
-        all(len(p) <= 24 and not _SENTENCE.search(p) for p in parts)
+        all(len(p) <= 24 for p in parts) and \
+        2 * sum(bool(_SENTENCE.search(p)) for p in parts) < len(parts)
 
 
 def strip_navigation(text: str, link_texts: frozenset = frozenset()) -> tuple[str, int]:

@@ -1,10 +1,11 @@
 """Does a page's title belong to its main text? Cheap checks before the model-based `filter`.
 
 Spam sites put a title in one language over a body copied from another site (a Chinese video
-title over an English company page). `title_script_mismatch`: the title's main script is
-(almost) absent from the body. `title_body_unrelated`: the title and the body share no content
-word (a title of three content terms or more; words of three letters or more outside a few
-function words; in Chinese and Japanese, character bigrams, since there are no spaces).
+title over an English company page). `title_script_mismatch`: every script of a third of the
+title's letters is (almost) absent from the body. `title_body_unrelated`: the title and the body
+share no content word (a title of three content terms or more; words of three letters or more
+outside a few function words; in Chinese and Japanese, character bigrams, since there are no
+spaces).
 """
 
 from __future__ import annotations
@@ -31,16 +32,19 @@ def script_counts(text: str) -> Counter:
 
 
 def script_mismatch(title: str, text: str, min_share: float) -> bool:
-    """The title's main script makes up less than `min_share` of the body's letters."""
+    """Each script of a third or more of the title's letters makes up less than `min_share` of
+    the body's letters (a Japanese title naming a product in Latin letters, `ブリーフケース
+    （BRIEFCASE HEADPORTER）`, matches a Japanese body)."""
     if not min_share:
         return False
     in_title = script_counts(title)
-    if sum(in_title.values()) < 2:
+    letters = sum(in_title.values())
+    if letters < 2:
         return False
-    (script, _), = in_title.most_common(1)
     in_body = script_counts(text)
     total = sum(in_body.values())
-    return total > 0 and in_body[script] / total < min_share
+    return total > 0 and all(in_body[script] / total < min_share
+                             for script, n in in_title.items() if 3 * n >= letters)
 
 
 def content_terms(text: str) -> set[str]:
