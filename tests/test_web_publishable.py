@@ -7,7 +7,7 @@ import pytest
 
 from pairmill.extractors.text import WebOptions, extract_web_page
 from pairmill.extractors.text.badwords import bad_words
-from pairmill.extractors.text.boilerplate import is_navigation, strip_navigation
+from pairmill.extractors.text.boilerplate import is_link_run, is_navigation, strip_navigation
 from pairmill.extractors.text.titlematch import script_mismatch, unrelated
 from pairmill.extractors.text.urlfilter import URLFilter
 
@@ -72,6 +72,21 @@ def test_adult_words_in_every_script_and_no_false_friends():
     assert reason(one) == "kept"  # one listed word in the body is not enough
 
 
+def test_gambling_sites_and_betting_tips_in_several_languages():
+    assert reason({**GOOD, "url": "https://www.bet365.com/en/"}) == "url_blocklisted"  # UT1 gambling
+    tips = response("Tarver Woods Odds | Boxing Odds | Boxing Betting",
+                    [PROSE, "Sportsbook.com lists Tarver as the -125 favorite; the betting public "
+                            "will back him, so weigh the odds before your boxing wagering."])
+    assert reason(tips) == "gambling_content"
+    assert reason(tips, max_gambling_words=0) == "kept"
+    lottery = response("今日开奖", [JA * 2, "六合彩投注指南：赔率最高的玩法，百家乐与时时彩。" * 2])
+    assert reason(lottery) == "gambling_content"
+    # a market report that bets and wagers, and a music story about a casino tour: kept
+    news = response("Coffee futures jump on grinder demand", [PROSE, "Traders kept betting on a rate "
+                    "cut and one fund would wager that the rally lasts; the casino stocks rose."])
+    assert reason(news) == "kept"
+
+
 def test_contact_spam_without_spaces():
     qq = response("福码堂", ["计划出现问题，100本金包赔微信转账即刻到账！添加下方QQ操作即可，"
                              "记住QQ215138693。" + JA * 2])
@@ -87,6 +102,18 @@ def test_keyword_stuffed_title():
     title = "coffee_grinder_best coffee_cheap grinder_burr grinder_coffee beans_espresso_grind_buy"
     assert reason(response(title, [PROSE * 3])) == "keyword_stuffed_title"
     assert reason(response(title, [PROSE * 3]), max_title_parts=0) == "kept"
+
+
+def test_a_menu_flattened_into_one_line_of_link_texts_leaves_the_document():
+    links = frozenset({"Aquanauts Grenada", "Scuba Diving", "Grenada", "Contact", "Deutsch",
+                       "our dive shop"})
+    menu = "Aquanauts Grenada Scuba Diving Grenada Contact Deutsch"
+    assert is_link_run(menu, links)
+    text, removed = strip_navigation(menu + "\n" + PROSE, links)
+    assert text == PROSE and removed == len(menu)
+    # a sentence holding links, and two links side by side, stay
+    assert not is_link_run("Visit our dive shop in Grenada to book Scuba Diving.", links)
+    assert not is_link_run("Grenada Contact", links)
 
 
 def test_site_menus_and_breadcrumbs_leave_the_document():

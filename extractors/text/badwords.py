@@ -11,6 +11,11 @@ words that news, medicine, law and plain swearing use as much as pornography doe
 do not count, nor their inflections (`fucking`): on real news pages about sexual crimes and on
 forum pages they were most of the words found (see docs/filtering.md).
 
+`gambling_content`: three distinct terms of pairmill's own gambling list (`lists/gambling_words.txt`,
+betting, casino and lottery words in 20 languages that mean little else), in the title and body
+together: no published word list covers gambling, and the UT1 gambling domains (shipped with
+the URL rules) miss betting-tip sites.
+
 Spam that needs no word boundaries: the same contact number three times or more, once after a
 contact word (`电话`, `tel`, `call`; dates, port ranges and timestamps in tables repeat without
 being contacts) (`spam_contact`), a line naming a QQ, WeChat, LINE or Telegram contact
@@ -65,21 +70,45 @@ def _lists() -> tuple[dict[str, frozenset[str]], tuple[str, ...]]:
     return whole, tuple(sorted(substrings))
 
 
-def bad_words(text: str, lang: str = "en") -> set[str]:
-    """The distinct listed words and phrases in `text`: whole words of `lang`'s list and
-    English's (a short word of one language is an ordinary word in another: `con`, `am`),
-    unspaced phrases of every list."""
-    lists, substrings = _lists()
-    whole = lists.get(lang, frozenset()) | lists["en"]
+def _listed(text: str, whole: frozenset[str], substrings: tuple[str, ...]) -> set[str]:
+    """The distinct entries in `text`: words and two- or three-word phrases of `whole` matched
+    whole, `substrings` (unspaced scripts) anywhere."""
     lowered = text.lower()
     words = _WORD.findall(lowered)
     found = {w for w in words if w in whole}
-    for n in (2, 3):  # listed phrases of two and three words
+    for n in (2, 3):
         found.update(p for p in (" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
                      if p in whole)
     if _UNSPACED.search(lowered):
         found.update(s for s in substrings if s in lowered)
     return found
+
+
+def bad_words(text: str, lang: str = "en") -> set[str]:
+    """The distinct listed words and phrases in `text`: whole words of `lang`'s list and
+    English's (a short word of one language is an ordinary word in another: `con`, `am`),
+    unspaced phrases of every list."""
+    lists, substrings = _lists()
+    return _listed(text, lists.get(lang, frozenset()) | lists["en"], substrings)
+
+
+@functools.cache
+def _gambling_terms() -> tuple[frozenset[str], tuple[str, ...]]:
+    """(terms matched whole, unspaced terms matched as substrings) of `lists/gambling_words.txt`."""
+    path = resources.files(__package__) / "lists" / "gambling_words.txt"
+    terms = {t.strip().lower() for t in path.read_text(encoding="utf-8").splitlines()
+             if t.strip() and not t.startswith("#")}
+    return (frozenset(t for t in terms if not _UNSPACED.search(t)),
+            tuple(sorted(t for t in terms if _UNSPACED.search(t))))
+
+
+def gambling_content(title: str, text: str, max_gambling_words: int) -> bool:
+    """True when title and body hold `max_gambling_words` distinct gambling terms (betting,
+    casino and lottery sites, and betting tips written as articles)."""
+    if not max_gambling_words:
+        return False
+    whole, substrings = _gambling_terms()
+    return len(_listed(title + "\n" + text, whole, substrings)) >= max_gambling_words
 
 
 def adult_content(title: str, text: str, max_bad_words: int) -> bool:

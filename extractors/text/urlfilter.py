@@ -39,11 +39,19 @@ def _hashes(entries: Iterable[str]) -> np.ndarray:
     return array
 
 
+# UT1's adult category as datatrove ships it, and UT1's gambling category (its GitHub mirror)
+SHIPPED_LISTS = ("ut1_domains.txt.gz", "ut1_gambling_domains.txt.gz")
+
+
+def _shipped_lines(name: str) -> Iterable[str]:
+    with gzip.open(_LISTS.joinpath(name).open("rb"), "rt", encoding="utf-8") as f:
+        yield from (line.strip() for line in f if line.strip())
+
+
 @functools.cache
 def shipped_domains() -> np.ndarray:
-    """Hashes of the shipped block list's domains, read once per process."""
-    with gzip.open(_LISTS.joinpath("ut1_domains.txt.gz").open("rb"), "rt", encoding="utf-8") as f:
-        return _hashes(line.strip() for line in f if line.strip())
+    """Hashes of the shipped block lists' domains, read once per process."""
+    return _hashes(domain for name in SHIPPED_LISTS for domain in _shipped_lines(name))
 
 
 @functools.cache

@@ -26,7 +26,7 @@ from ...schemas import make_pair
 from ...schemas.settings import non_negative_int, positive_int, setting, share
 from ..result import Extraction, Skipped, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
-from .badwords import adult_content, keyword_stuffed, spam_contact
+from .badwords import adult_content, gambling_content, keyword_stuffed, spam_contact
 from .boilerplate import strip_navigation
 from .maintext import main_text
 from .quality import QualitySettings, quality_issue
@@ -84,6 +84,9 @@ class WebOptions(QualitySettings):
         3, "drop a page holding this many distinct LDNOOBW words (of its own language and "
            "English; 26 languages listed), or one "
            "in its title; 0 turns the rule off", type=non_negative_int)
+    max_gambling_words: int = setting(
+        3, "drop a page whose title and body hold this many distinct gambling terms (betting, "
+           "casino, lottery; 20 languages); 0 turns the rule off", type=non_negative_int)
     max_repeated_numbers: int = setting(
         3, "drop a page repeating one contact number this often, or naming a QQ/WeChat/LINE "
            "contact; 0 turns the rule off", type=non_negative_int)
@@ -390,9 +393,11 @@ def _link_texts(tree) -> frozenset[str]:
 
 
 def _unpublishable(title: str, text: str, options: WebOptions) -> str | None:
-    """A page no one should publish (adult, spam): it gives no pair, page or anchors."""
+    """A page no one should publish (adult, gambling, spam): it gives no pair, page or anchors."""
     if adult_content(title, text, options.max_bad_words):
         return "adult_content"
+    if gambling_content(title, text, options.max_gambling_words):
+        return "gambling_content"
     if spam_contact(text, options.max_repeated_numbers):
         return "spam_contact"
     if keyword_stuffed(title, options.max_title_parts):
@@ -414,10 +419,10 @@ def extract_web_page(response: dict, origin: str, options: WebOptions = WebOptio
     """One HTTP response: a web_title_body pair, a `page` part, and `anchor` parts.
 
     Drops: not_ok_status, not_html, missing_url, page_too_large, url_blocklisted,
-    url_banned_word, empty_document, no_main_text, missing_title, adult_content, spam_contact,
-    keyword_stuffed_title (these last three, like the URL rules, leave no page or anchor
-    parts), body_too_short, mostly_boilerplate, the quality rules', title_script_mismatch,
-    title_body_unrelated.
+    url_banned_word, empty_document, no_main_text, missing_title, adult_content,
+    gambling_content, spam_contact, keyword_stuffed_title (these last four, like the URL rules,
+    leave no page or anchor parts), body_too_short, mostly_boilerplate, the quality rules',
+    title_script_mismatch, title_body_unrelated.
     """
     from trafilatura.utils import load_html
 
