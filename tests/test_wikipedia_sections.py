@@ -227,9 +227,10 @@ BROKEN = f"""'''Broken''' is a page whose sections hold markup the parser could 
 def test_sections_with_markup_left_over_are_dropped():
     out = extract_wikipedia_page({"title": "Broken", "ns": "0", "id": "1", "text": BROKEN}, "d:1")
     assert set(sections(out)) == {"Broken: Legacy"}
-    # Italics left open run to the next '' and swallow the heading between: "Died" would come
-    # out as text of "Born".
-    assert out.drops == {"section_markup_left": 3}
+    # Italics left open in "Born" are markup left over; they no longer swallow the heading below
+    # (a heading is a line, as MediaWiki reads it), so "Died" is its own section: one list item
+    # and a hatnote, too short.
+    assert out.drops == {"section_markup_left": 3, "section_too_short": 1}
 
 
 def test_pipeline_writes_the_section_task_and_the_flag_turns_it_off(tmp_path):
