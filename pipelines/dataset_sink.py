@@ -96,11 +96,14 @@ class _WriteShard(beam.DoFn):
 
 
 def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
-                   rows_per_file):
-    """Group rows into deterministic shards per folder and write each shard as one file."""
-    counts = (pcoll
-              | f"{label}Folder" >> beam.Map(lambda r: (folder_of(r), 1))
-              | f"{label}Count" >> beam.CombinePerKey(sum))
+                   rows_per_file, folder_rows=None):
+    """Group rows into deterministic shards per folder and write each shard as one file.
+
+    `folder_rows` ((folder, n) per bundle), when the step making the rows counted them already,
+    saves one step per row."""
+    if folder_rows is None:
+        folder_rows = pcoll | f"{label}Folder" >> beam.Map(lambda r: (folder_of(r), 1))
+    counts = folder_rows | f"{label}Count" >> beam.CombinePerKey(sum)
 
     def assign(row, counts):
         folder = folder_of(row)
@@ -113,6 +116,10 @@ def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_
                 _WriteShard(staging, schema, sort_key, row_group_size)))
 
 
+def _in_global_window(value):
+    return WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+
 class CountsPerBundle(beam.DoFn):
     """A DoFn that adds to `self._counts` and emits them once per bundle, tagged COUNTS: one
     counter element per pair was a third of the runner's per-element work."""
@@ -122,8 +129,41 @@ class CountsPerBundle(beam.DoFn):
 
     def finish_bundle(self):
         if self._counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, WindowedValue(
-                self._counts, GlobalWindow().max_timestamp(), [GlobalWindow()]))
+            yield beam.pvalue.TaggedOutput(COUNTS, _in_global_window(self._counts))
+
+
+ROWS = "rows"  # the tag of (folder, rows) per bundle beside the kept pairs
+
+
+class KeptPairs(CountsPerBundle):
+    """The pairs that are written: after exact dedup, (key, (survivor, group size)) in, the
+    survivor out. Duplicates removed and pairs kept per task are counted per bundle, as are the
+    rows per task folder that fix its number of files: one step per pair instead of five."""
+
+    def __init__(self, deduplicated: bool = True):
+        self._deduplicated = deduplicated
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._duplicates = 0
+        self._kept: dict[str, int] = {}
+
+    def process(self, element):
+        if self._deduplicated:
+            pair, group = element[1]
+            self._duplicates += group - 1
+        else:
+            pair = element
+        task = pair["task"]
+        self._kept[task] = self._kept.get(task, 0) + 1
+        yield pair
+
+    def finish_bundle(self):
+        self._counts.add("drop", "exact_duplicate", self._duplicates)
+        for task, n in sorted(self._kept.items()):
+            self._counts.add("total", "pairs_kept", n, task)
+            yield beam.pvalue.TaggedOutput(ROWS, _in_global_window((f"data/{task}", n)))
+        yield from super().finish_bundle()
 
 
 class SumCounts(beam.CombineFn):
@@ -158,30 +198,23 @@ class WritePairsDataset(beam.PTransform):
         self._rows_per_file = rows_per_file
 
     def expand(self, pcolls):
-        counts = [pcolls["counts"]]
+        pairs = pcolls["pairs"]
         if self._exact_dedup:
-            survivors = (pcolls["pairs"]
-                         | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
-                         | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin())
-                         | "DropKey" >> beam.Values())
-            pairs = survivors | "Survivor" >> beam.Map(lambda acc: acc[0])
-            counts.append(survivors | "DupCount" >> beam.Map(
-                lambda acc: Counts().add("drop", "exact_duplicate", acc[1] - 1)))
-        else:  # the caller already removed duplicates (pairmill dedup)
-            pairs = pcolls["pairs"]
-        kept = (pairs
-                | "KeptTask" >> beam.Map(lambda p: p["task"])
-                | "KeptPerTask" >> beam.combiners.Count.PerElement()
-                | "KeptCount" >> beam.MapTuple(
-                    lambda task, n: Counts().add("total", "pairs_kept", n, task)))
-        _write_sharded(pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
-                       PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file)
+            pairs = (pairs
+                     | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
+                     | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin()))
+        # (without exact dedup the caller already removed duplicates: pairmill dedup)
+        kept = pairs | "Kept" >> beam.ParDo(KeptPairs(self._exact_dedup)).with_outputs(
+            COUNTS, ROWS, main="pairs")
+        _write_sharded(kept.pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
+                       PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file,
+                       folder_rows=kept[ROWS])
         _write_sharded(pcolls["dead_letters"], "Errors", lambda e: "errors",
                        lambda e: (e["origin"], e["reason"], e["detail"],
                                   f"{e['origin']}|{e['reason']}|{e['detail']}"),
                        DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
                        self._rows_per_file)
-        return (*counts, kept) | "Counts" >> WriteCounts(self._staging)
+        return (pcolls["counts"], kept[COUNTS]) | "Counts" >> WriteCounts(self._staging)
 
 
 class WriteCounts(beam.PTransform):

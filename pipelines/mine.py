@@ -43,6 +43,7 @@ from .options import beam_options
 
 DEAD_LETTERS = "dead_letters"
 PARTS = "parts"
+COUNT_EVERY = 4096  # records whose drops are summed before they go into a unit's Counts
 
 
 def spec_ref(spec: SourceSpec | str) -> SourceSpec | str:
@@ -67,15 +68,20 @@ def _encodable(record, counts: Counts):
     return fixed
 
 
-def emit(result: Extraction, spec: SourceSpec, counts: Counts):
+def emit(result: Extraction, spec: SourceSpec, counts: Counts,
+         declared: frozenset[str] | None = None):
     """An Extraction as Beam outputs: pairs on the main output, dead letters and join parts
     tagged; its drops are added to `counts` (the caller emits them once per unit)."""
     result.counts(into=counts)
+    yield from _outputs_of(result, spec, counts, spec.task_names if declared is None else declared)
+
+
+def _outputs_of(result: Extraction, spec: SourceSpec, counts: Counts, declared: frozenset[str]):
+    """`emit` without the counting: the extraction loop counts a batch of records at once."""
     for letter in result.dead_letters:
         yield beam.pvalue.TaggedOutput(DEAD_LETTERS, _encodable(letter, counts))
     for part in result.parts:
         yield beam.pvalue.TaggedOutput(PARTS, _encodable(part, counts))
-    declared = spec.task_names
     for pair in result.pairs:
         pair, repaired = repair_pair(pair)
         counts.add("total", "texts_repaired", repaired)
@@ -104,6 +110,7 @@ class MineInputs(beam.DoFn):
         self._spec = resolve_spec(self._spec_ref)
         self._spec_name = self._spec.name
         self._extractors = {k.name: k.extract(self._options) for k in self._spec.inputs}
+        self._declared = self._spec.task_names
 
     def process(self, element):
         kind_name, unit = element
@@ -116,30 +123,54 @@ class MineInputs(beam.DoFn):
         yield beam.pvalue.TaggedOutput(COUNTS, counts)
 
     def _records(self, kind, label: str, items, counts: Counts, origin_of):
-        """The loop every source shares: extract each record, dead-letter what fails."""
+        """The loop every source shares: extract each record, dead-letter what fails.
+
+        Most records give nothing but a drop; their drops and notes are summed in `tally` and
+        counted once per `COUNT_EVERY` records (and when the unit ends, however it ends), so the
+        per-record cost outside the extractor is a few attribute reads.
+        """
         extract = self._extractors[kind.name]
-        records = pairs = 0
-        for locator, record in items:
-            origin = origin_of(locator)
-            if isinstance(record, Skipped):
-                counts.add("drop", record.reason)
-                continue
-            if isinstance(record, Unreadable):
-                yield from self._dead_letter(origin, record.reason, record.detail, counts)
-                continue
-            records += 1
-            counts.add("total", "records_read")
-            try:
-                result = extract(record, origin)
-            except Exception as exc:  # a bug on one odd record must not lose the dump
-                yield from self._dead_letter(origin, "extractor_error",
-                                             f"{type(exc).__name__}: {exc}", counts)
-                continue
-            yield from emit(result, self._spec, counts)
-            pairs += len(result.pairs)
-            if self._progress_every and records % self._progress_every == 0:
-                print(f"pairmill: {label}: {records:,} records, {pairs:,} pairs so far",
-                      file=sys.stderr, flush=True)
+        spec, declared, progress_every = self._spec, self._declared, self._progress_every
+        tally, records, pairs = Extraction(), 0, 0
+        drops, notes = tally.drops, tally.notes
+        try:
+            for locator, record in items:
+                if isinstance(record, tuple):  # Skipped and Unreadable are named tuples
+                    if isinstance(record, Skipped):
+                        counts.add("drop", record.reason)
+                        continue
+                    if isinstance(record, Unreadable):
+                        yield from self._dead_letter(origin_of(locator), record.reason,
+                                                     record.detail, counts)
+                        continue
+                origin = origin_of(locator)
+                records += 1
+                try:
+                    result = extract(record, origin)
+                except Exception as exc:  # a bug on one odd record must not lose the dump
+                    yield from self._dead_letter(origin, "extractor_error",
+                                                 f"{type(exc).__name__}: {exc}", counts)
+                    continue
+                if result.dead_letters:  # counted with its own letters (Extraction.counts)
+                    yield from emit(result, spec, counts, declared)
+                else:
+                    for reason, n in result.drops.items():  # Counter.update: an ABC check
+                        drops[reason] += n
+                    for reason, n in result.notes.items():
+                        notes[reason] += n
+                    if result.pairs or result.parts:
+                        yield from _outputs_of(result, spec, counts, declared)
+                pairs += len(result.pairs)
+                if records % COUNT_EVERY == 0:
+                    tally.counts(into=counts)
+                    drops.clear()
+                    notes.clear()
+                if progress_every and records % progress_every == 0:
+                    print(f"pairmill: {label}: {records:,} records, {pairs:,} pairs so far",
+                          file=sys.stderr, flush=True)
+        finally:
+            tally.counts(into=counts)
+            counts.add("total", "records_read", records)
 
     def _read_file(self, kind, unit: tuple[str, str], counts: Counts):
         path, label = unit
@@ -224,8 +255,10 @@ class ApplyRules(CountsPerBundle):
             yield kept
 
 
-class JoinGroups(beam.DoFn):
-    """(key, {side: values}) from CoGroupByKey -> the stage's pure join function."""
+class JoinGroups(CountsPerBundle):
+    """(key, [(side, value)]) grouped by key -> {side: values} -> the stage's pure join function
+    (what CoGroupByKey gives, without its two steps per part); its drops leave once per bundle
+    (most keys end in a drop: a submission nobody answered)."""
 
     def __init__(self, stage: JoinStage, spec: SourceSpec | str):
         self._stage = stage
@@ -235,12 +268,35 @@ class JoinGroups(beam.DoFn):
         self._spec = resolve_spec(self._spec_ref)
 
     def process(self, element):
-        key, grouped = element
-        counts = Counts()
-        yield from emit(self._stage.join(key, {side: list(v) for side, v in grouped.items()}),
-                        self._spec, counts)
-        if counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, counts)
+        key, tagged = element
+        grouped: dict[str, list] = {side: [] for side in self._stage.sides}
+        for side, value in tagged:
+            grouped[side].append(value)
+        yield from emit(self._stage.join(key, grouped), self._spec, self._counts)
+
+
+_GROUPED = "_grouped"  # the tag of (key, (side, value)) of the sides grouped as they are
+_LATER = "_later"  # the tag of join parts kept for a later stage
+
+
+class _BySide(beam.DoFn):
+    """Join parts -> (key, (side, value)) for the sides of one stage, (key, value) on the side's
+    own output for the sides whose best part is chosen first (`reduced`), and the parts of
+    `later` stages' sides as they are on `_LATER`: one step per part."""
+
+    def __init__(self, sides: tuple[str, ...], reduced: tuple[str, ...] = (),
+                 later: frozenset[str] = frozenset()):
+        self._grouped = frozenset(sides) - frozenset(reduced)
+        self._reduced, self._later = frozenset(reduced), later
+
+    def process(self, part):
+        side, key, value = part  # a JoinPart, or the plain tuple it travels on as
+        if side in self._grouped:
+            yield beam.pvalue.TaggedOutput(_GROUPED, (key, (side, value)))
+        elif side in self._reduced:
+            yield beam.pvalue.TaggedOutput(side, (key, value))
+        if side in self._later:  # a plain tuple: Beam's coders pickle named tuples
+            yield beam.pvalue.TaggedOutput(_LATER, (side, key, value))
 
 
 class _TreeUnits(beam.DoFn):
@@ -292,23 +348,30 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
     """Join stages over all join parts, the rules every pair passes, then the writer."""
     rules = rules or RuleSettings()
     pairs, letters, counts = [pairs], [letters], [counts]
-    for number, stage in enumerate(spec.joins(options)):
-        sides = {}
-        for side in stage.sides:
-            keyed = (parts
-                     | f"Join{number}Pick{side}" >> beam.Filter(lambda p, s=side: p.side == s)
-                     | f"Join{number}Key{side}" >> beam.Map(lambda p: (p.key, p.value)))
-            if side in stage.reducers:
-                better = stage.reducers[side]
-                keyed = keyed | f"Join{number}Best{side}" >> beam.CombinePerKey(
-                    lambda values, better=better: functools.reduce(better, values))
-            sides[side] = keyed
-        joined = _outputs(sides | f"Join{number}Group" >> beam.CoGroupByKey(),
-                          JoinGroups(stage, spec), f"Join{number}")
+    stages = tuple(spec.joins(options))
+    for number, stage in enumerate(stages):
+        # parts a later stage reads travel on; the others end here, never encoded again
+        later = frozenset(side for after in stages[number + 1:] for side in after.sides)
+        reduced = tuple(side for side in stage.sides if side in stage.reducers)
+        split = parts | f"Join{number}Sides" >> beam.ParDo(
+            _BySide(stage.sides, reduced, later)).with_outputs(_GROUPED, *reduced, _LATER)
+        tagged = [split[_GROUPED]]
+        for side in reduced:  # only the best part of this side per key travels
+            better = stage.reducers[side]
+            tagged.append(split[side]
+                          | f"Join{number}Best{side}" >> beam.CombinePerKey(
+                              lambda values, better=better: functools.reduce(better, values))
+                          | f"Join{number}Tag{side}" >> beam.MapTuple(
+                              lambda key, value, side=side: (key, (side, value))))
+        grouped = (tagged
+                   | f"Join{number}Tagged" >> beam.Flatten()
+                   | f"Join{number}Group" >> beam.GroupByKey())
+        joined = _outputs(grouped, JoinGroups(stage, spec), f"Join{number}")
         pairs.append(joined.pairs)
         letters.append(joined[DEAD_LETTERS])
         counts.append(joined[COUNTS])
-        parts = (parts, joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
+        if later:
+            parts = (split[_LATER], joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
     kept = (pairs
             | "AllPairs" >> beam.Flatten()
             | "Rules" >> beam.ParDo(ApplyRules(rules, spec.language_of))

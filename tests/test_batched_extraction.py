@@ -1,0 +1,168 @@
+"""The extraction loop counts a batch of records at once and the sink counts per bundle; joins
+pass on only the parts a later stage reads. None of it may change what is counted or kept: the
+same counts as one `Extraction.counts` per record, every neighbour of a failing record kept, and
+a part made for the second join stage still joined there."""
+
+from __future__ import annotations
+
+import gzip
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+
+from pairmill.dataset.output import finalize_staged, prepare_output
+from pairmill.extractors.result import Extraction
+from pairmill.extractors.spec import InputKind, JoinStage, SourceSpec, Task
+from pairmill.extractors.text.records import read_lines
+from pairmill.pipelines.dataset_sink import run_pipeline
+from pairmill.pipelines.mine import COUNT_EVERY, COUNTS, DEAD_LETTERS, MineInputs, build_mine
+from pairmill.pipelines.options import beam_options
+from pairmill.schemas import make_pair, read_manifest
+from pairmill.schemas.counts import Counts
+
+TASK = "batch_line_text"
+
+
+def _extract(line: bytes, origin: str) -> Extraction:
+    """`pair N`, `drop REASON`, `note`, `letter` (an unusable record) or `boom` (a bug)."""
+    text = line.decode().strip()
+    out = Extraction()
+    if text == "boom":
+        raise KeyError("a bug the tests plant")
+    if text.startswith("drop "):
+        out.drop(text.split()[1])
+    elif text == "letter":
+        out.dead_letter(origin, "batch", "unusable_record", text)
+    else:
+        if text == "note":
+            out.note("repaired")
+        out.pairs.append(make_pair(TASK, "q", text, "batch", origin))
+    return out
+
+
+SPEC = SourceSpec("batch", "", "", (Task(TASK, "q", "d"),), object,
+                  (InputKind("lines", "", lambda options: _extract, records=read_lines),))
+
+
+def _lines(n: int) -> list[bytes]:
+    kinds = ["pair {i}", "drop short", "drop {reason}", "note", "letter", "boom", "pair {i}b"]
+    return [kinds[i % len(kinds)].format(i=i, reason=f"r{i % 3}").encode() + b"\n" for i in range(n)]
+
+
+def _process(path: str) -> tuple[list[dict], Counts, list[dict]]:
+    fn = MineInputs(SPEC, None)
+    fn.setup()
+    pairs, counts, letters = [], Counts(), []
+    for item in fn.process(("lines", (path, "lines.txt"))):
+        if isinstance(item, beam.pvalue.TaggedOutput):
+            if item.tag == COUNTS:
+                counts += item.value
+            elif item.tag == DEAD_LETTERS:
+                letters.append(item.value)
+        else:
+            pairs.append(item)
+    return pairs, counts, letters
+
+
+def _expected(lines: list[bytes]) -> tuple[list[str], Counts]:
+    """What one Extraction.counts per record gives, as the loop did before it batched."""
+    texts, counts = [], Counts()
+    for number, line in enumerate(lines, 1):
+        counts.add("total", "records_read")
+        try:
+            result = _extract(line, f"lines.txt:{number}")
+        except KeyError:
+            counts.add("dead_letter", "extractor_error")
+            continue
+        result.counts(into=counts)
+        texts += [p["document"] for p in result.pairs]
+    return texts, counts
+
+
+def test_batched_counts_equal_one_count_per_record_and_no_neighbour_is_lost(tmp_path):
+    lines = _lines(3 * COUNT_EVERY + 17)  # several full batches and a partial one
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"".join(lines))
+    pairs, counts, letters = _process(str(path))
+    texts, expected = _expected(lines)
+    assert [p["document"] for p in pairs] == texts  # every pair beside a bug or a letter kept
+    assert counts.get("total", "bytes_read") == path.stat().st_size
+    assert Counts((k, n) for k, n in counts if k.reason != "bytes_read") == expected
+    assert sorted({letter["reason"] for letter in letters}) == ["extractor_error", "unusable_record"]
+    assert len(letters) == expected.get_kind("dead_letter")
+
+
+def test_a_file_that_breaks_mid_batch_still_counts_every_record_before_the_break(tmp_path):
+    lines = _lines(2 * COUNT_EVERY + 500)
+    whole = gzip.compress(b"".join(lines))
+    path = tmp_path / "lines.gz"
+    path.write_bytes(whole[: len(whole) * 3 // 4])  # cut inside a gzip block
+    pairs, counts, letters = _process(str(path))
+    read = counts.get("total", "records_read")
+    assert 0 < read < len(lines)
+    texts, expected = _expected(lines[:read])
+    assert [p["document"] for p in pairs] == texts
+    assert counts.by_reason("drop") == expected.by_reason("drop")
+    assert counts.get("note", "repaired") == expected.get("note", "repaired")
+    assert [letter["reason"] for letter in letters].count("truncated_file") == 1
+
+
+# --- two join stages: a part made by the first is joined in the second --------------------------
+
+def _extract_parts(line: bytes, origin: str) -> Extraction:
+    """`a K`, `b K` (first stage), `c K` (second stage), `z K` (a side no stage reads), `p TEXT`
+    (a pair on its own)."""
+    side, key = line.decode().split()
+    out = Extraction()
+    if side == "p":
+        out.pairs.append(make_pair(TASK, "plain", key, "batch", origin))
+    else:
+        out.part(side, key, {"from": side, "origin": origin})
+    return out
+
+
+def _join_ab(key: str, sides: dict) -> Extraction:
+    out = Extraction()
+    if sides["a"] and sides["b"]:
+        out.part("d", key, {"from": "ab"})
+    else:
+        out.drop("unmatched_ab")
+    return out
+
+
+def _join_cd(key: str, sides: dict) -> Extraction:
+    out = Extraction()
+    if sides["c"] and sides["d"]:
+        out.pairs.append(make_pair(TASK, f"joined {key}", "c and d", "batch", f"key:{key}"))
+    else:
+        out.drop("unmatched_cd")
+    return out
+
+
+def test_parts_for_the_second_stage_reach_it_and_duplicates_are_counted_once(tmp_path):
+    spec = SourceSpec("batch", "", "", (Task(TASK, "q", "d"),), object,
+                      (InputKind("lines", "", lambda options: _extract_parts, records=read_lines),),
+                      joins=lambda options: (JoinStage(("a", "b"), _join_ab),
+                                             JoinStage(("c", "d"), _join_cd)))
+    lines = ["a 1", "b 1", "c 1",  # joined in both stages: a pair
+             "a 2", "c 2",  # no b: stage one drops it, stage two has c without d
+             "a 3", "b 3",  # d without c
+             "z 4",  # a side no stage reads: left out
+             "p same", "p same", "p other"]  # two exact duplicates, one survivor
+    path = tmp_path / "parts.txt"
+    path.write_text("\n".join(lines) + "\n")
+    output = str(tmp_path / "out")
+    prepare_output(output, False)
+    pipeline = beam.Pipeline(options=beam_options([]))
+    build_mine(pipeline, spec, None, [("lines", (str(path), "parts.txt"))], output)
+    run_pipeline(pipeline)
+    manifest = finalize_staged(output, ["test"], 1000)
+    rows = [row for part in sorted((tmp_path / "out" / "data" / TASK).glob("*.parquet"))
+            for row in pq.read_table(part).to_pylist()]
+    assert sorted((r["query"], r["document"]) for r in rows) == [
+        ("joined 1", "c and d"), ("plain", "other"), ("plain", "same")]
+    drops = read_manifest(output).counters["drops"]
+    assert drops["exact_duplicate"] == 1
+    assert drops["unmatched_ab"] == 1  # key 2 (a alone)
+    assert drops["unmatched_cd"] == 2  # key 2 (c alone), key 3 (d alone)
+    assert manifest.counters["pairs_kept"] == 3 and manifest.counters["records_read"] == len(lines)
