@@ -167,7 +167,7 @@ def test_real_crawl_files(tmp_path):
     pages are its pornography and lottery spam, which those rules drop by default
     (tests/test_web_publishable.py)."""
     out = tmp_path / "crawl"
-    publishable_rules_off = ["--url-filter", "off", "--max-bad-words", "0",
+    publishable_rules_off = ["--url-filter", "off", "--max-bad-words", "0", "--max-gambling-words", "0",
                              "--max-repeated-numbers", "0", "--max-title-parts", "0",
                              "--max-boilerplate-share", "1", "--min-title-script-share", "0",
                              "--min-title-overlap", "0"]
@@ -191,8 +191,9 @@ def test_real_crawl_files(tmp_path):
     assert len(rows) + sum(manifest.counters["drops"].get(r, 0) for r in
                            ("body_too_short", "no_main_text", "missing_title", "not_html",
                             *quality)) == 17
-    # the quality rules remove lottery and listing pages of the sample, never the IANA page
-    assert sum(manifest.counters["drops"].get(r, 0) for r in quality) >= 5
+    # the quality rules remove lottery and listing pages of the sample, never the IANA page (with
+    # the fast main text one error page has too little text left: body_too_short, not error_page)
+    assert sum(manifest.counters["drops"].get(r, 0) for r in quality) >= 4
 
 
 def test_per_record_gzip_warc_with_records_over_a_mebibyte_reads_every_record(tmp_path):
