@@ -68,6 +68,15 @@ def test_captions_advertising_consent_and_repeated_credits_go():
     assert text.split("\n") == [PROSE, MORE]
 
 
+def test_an_account_bar_goes_and_a_sentence_about_logging_in_stays():
+    bar = ('<p><a href="/create/">Upload</a><b>Anonymous User</b> (<a href="/login">login</a> or '
+           '<a href="/join">join us</a>)</p>')
+    how = "<p>Log in or register with your e-mail address to keep your grind settings.</p>"
+    text = main_text(page(f"{bar}<p>{PROSE}</p>{how}<p>{MORE}</p>"), TITLE)
+    assert text.split("\n") == [PROSE, "Log in or register with your e-mail address to keep your "
+                                        "grind settings.", MORE]
+
+
 def test_a_repeated_sentence_is_kept():
     """Real text repeats itself (a refrain, a quoted line); only short fragments are credits."""
     text = main_text(page(f"<p>{PROSE}</p><p>Taste it.</p><p>{MORE}</p><p>Taste it.</p>"), TITLE)

@@ -10,7 +10,8 @@ inside one), and a block goes when it is
 
 - mostly link text (link density 0.7) and next to another such block, or short and not a
   heading: menus and "you may also like" lists; a sentence with a link in it stays;
-- a known boilerplate line (advertisement, share, tags, sign-up, copyright) of a few words;
+- a known boilerplate line (advertisement, share, tags, sign-up, copyright, an account bar)
+  of a few words;
 - a cookie or consent notice;
 - short, not a sentence, and repeated on the page (photo credits, labels);
 - the headline repeating the page title, or above it (it is the pair's query, not its body).
@@ -44,7 +45,10 @@ _BOILERPLATE = re.compile(
     r"you (?:may|might) (?:also )?like|recommended(?: for you)?|read (?:more|next)|see also|"
     r"most (?:read|popular)|trending(?: now)?|(?:sign up|subscribe)(?: to| for| now)\b.*|"
     r"advertisement\s*[-–—:|].*|%d bloggers like this|"
-    r"(?:©|\(c\)|copyright)\s.*|all rights reserved.*)"
+    r"(?:©|\(c\)|copyright)\s.*|all rights reserved.*|"
+    # an account bar: `Upload Anonymous User (login or join us)`, `Log in | Register`
+    r".{0,40}\b(?:log ?in|sign ?in)\s*(?:or|/|\||and)\s*(?:join(?: us)?|register|sign ?up|"
+    r"create (?:an|your) account)\)?)"
     r"[\s.:!…]*$")
 # A cookie or consent notice, in one block.
 _CONSENT = re.compile(r"(?i)\b(?:cookies?|consent)\b.*\b(?:use|accept|agree|continu)|"
