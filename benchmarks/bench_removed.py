@@ -80,7 +80,8 @@ def web_filters() -> dict:
                                              for reason, examples in sorted(removed.items())}}
 
 
-PUBLISHING_RULES = ("url_blocklisted", "url_banned_word", "adult_content", "spam_contact",
+PUBLISHING_RULES = ("url_blocklisted", "url_banned_word", "adult_content", "gambling_content",
+                    "spam_contact",
                     "keyword_stuffed_title", "mostly_boilerplate", "title_script_mismatch",
                     "title_body_unrelated")
 
