@@ -22,6 +22,8 @@ class PublishConfig:
     eval: str | None = setting(None, "with --repo-type model: a `pairmill eval --output` report "
                                      "for the card (default: DIR/eval.json when present)",
                                metavar="FILE")
+    force: bool = setting(False, "with --repo-type model: upload a model even when its run "
+                                 "recorded that no checkpoint beat the base model")
 
 
 @dataclass(kw_only=True)

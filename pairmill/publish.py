@@ -203,6 +203,9 @@ def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: s
             extras[name] = json.loads((source / name).read_text())
     if eval_report:
         extras["eval.json"] = json.loads(Path(eval_report).read_text())
+    selection = model_selection(train_dir)
+    if selection:
+        extras["selection"] = selection
     if (source / "metrics.jsonl").exists():
         steps = [json.loads(line) for line in (source / "metrics.jsonl").read_text().splitlines()
                  if line.strip()]
@@ -211,6 +214,45 @@ def build_model_folder(train_dir: str, out_dir: str, repo_id: str, license_id: s
                                         "last_loss": steps[-1].get("loss")}
     (out / "README.md").write_text(model_card(info, repo_id, license_id, extras))
     return out
+
+
+def model_selection(train_dir: str) -> dict:
+    """Base, best and last on the dev set, as `pairmill train` recorded them (the model's own
+    pairmill_model.json, else the training folder's selection.json); {} without a dev set."""
+    source = Path(train_dir)
+    for path in (source / "model" / "pairmill_model.json", source / "pairmill_model.json"):
+        if path.is_file():
+            selection = json.loads(path.read_text()).get("selection")
+            if selection:
+                return selection
+    path = source / "selection.json"
+    if path.is_file():
+        record = json.loads(path.read_text())
+        return {k: v for k, v in record.items() if k != "history"}
+    return {}
+
+
+def _selection_section(selection: dict) -> list[str]:
+    """The card's account of model selection: base, best and last on the dev set."""
+    dev = selection.get("dev") or {}
+    if dev.get("kind") == "beir":
+        what = f"{', '.join(dev.get('sets', {}))} ({dev.get('split')} split)"
+    else:
+        what = f"{sum(dev.get('tasks', {}).values()):,} pairs held out of the training data"
+    metric = selection.get("metric", "ndcg@10")
+    lines = ["## Model selection", "",
+             f"Scored on the dev set ({what}) at step 0 and during training; this model is the "
+             f"checkpoint with the best mean {metric}.", "",
+             "| model | step | " + " | ".join(selection["best"]["metrics"]) + " |",
+             "|---|---|" + "---|" * len(selection["best"]["metrics"])]
+    for name in ("base", "best", "last"):
+        entry = selection[name]
+        lines.append(f"| {name} | {entry['step']} | " + " | ".join(
+            f"{v:.4f}" for v in entry["metrics"].values()) + " |")
+    if not selection.get("improved"):
+        lines += ["", "**No checkpoint beat the base model on the dev set: this model is the base "
+                      "model unchanged.**"]
+    return [*lines, ""]
 
 
 _LOCAL_PATH = re.compile(r"^(/|~/|[A-Za-z]:[\\/])")
@@ -269,15 +311,33 @@ def model_card(info: dict, repo_id: str, license_id: str, extras: dict) -> str:
              f'model = SentenceTransformer("{repo_id}")',
              'embeddings = model.encode(["how do I read a file?", "open() returns a file"])',
              "```", ""]
-    training = {k: v for k, v in info.items() if k not in ("pooling", "max_length")}
-    training.update({k: v for k, v in extras.items() if k != "eval.json"})
+    training = {k: v for k, v in info.items() if k not in ("pooling", "max_length", "selection")}
+    training.update({k: v for k, v in extras.items() if k not in ("eval.json", "selection")})
     training = portable(training)
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2), "```", ""]
+    if extras.get("selection"):
+        lines += _selection_section(extras["selection"])
     if "eval.json" in extras:
         lines += ["## Evaluation", "", "```json", json.dumps(portable(extras["eval.json"]), indent=2),
                   "```", ""]
     return "\n".join(header) + "\n\n" + "\n".join(lines)
+
+
+def _check_selection(source: str, dry_run: str | None, force: bool) -> None:
+    """A model whose run found no checkpoint better than its base is not pushed without --force
+    (a dry run only says so): publishing it would hand users the base model under a new name."""
+    selection = model_selection(source)
+    if not selection or selection.get("improved", True) or force:
+        return
+    base, best = selection["base"], selection.get("best_checkpoint") or selection["best"]
+    why = (f"{source}: no checkpoint of its training run beat the base model on the dev set "
+           f"({selection.get('metric', 'ndcg@10')} base {base['score']:.4f}, best checkpoint "
+           f"{best['score']:.4f}); the model is the base model unchanged")
+    if dry_run:
+        print(f"pairmill: warning: {why}; a real upload needs --force", file=sys.stderr)
+        return
+    raise ValueError(f"{why}; pass --force to publish it anyway")
 
 
 def upload_folder(folder: Path, repo_id: str, repo_type: str, private: bool) -> str:
@@ -308,6 +368,8 @@ def publish(config) -> int:
         raise ValueError("--eval goes with --repo-type model")
     if eval_report and not Path(eval_report).is_file():
         raise FileNotFoundError(f"{eval_report}: no such file")
+    if repo_type == "model":
+        _check_selection(source, dry_run, getattr(config, "force", False))
     build = (build_dataset_folder if repo_type == "dataset"
              else functools.partial(build_model_folder, eval_report=eval_report))
     if dry_run:

@@ -12,7 +12,7 @@ folders: each stage writes under the run's output.
       NAME: {source: code, input: [...], programming_languages: python}
       NAME: {source: code, discover: stdlib}   # or site-packages: source found on this machine
     dedup: {threshold: 0.8, decontaminate: [NAME]}          # -> OUTPUT/pairs
-    train: {steps: 1000, batch-size: 1024}                  # -> OUTPUT/train
+    train: {time-budget: 1h}      # -> OUTPUT/train (no size keys: sized to the device)
     eval: {input: [NAME], before: true}                     # -> OUTPUT/eval/{before,after}.json
     publish: {dataset: {repo-id: ORG/NAME}, model: {repo-id: ORG/NAME}, dry-run: true}
     report: true                                            # -> OUTPUT/report/index.html
@@ -186,8 +186,9 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
 
     train = _section(raw, "train")
     trained = None
+    dev = _dev_splits(evals)
     if train is not None:
-        stages.append(_train_stage(train, training_data, folders, out, stages))
+        stages.append(_train_stage(train, training_data, folders, out, stages, dev=dev))
         trained = os.path.join(stages[-1].output, "model")
     negatives, finetune = _section(raw, "negatives"), _section(raw, "finetune")
     if finetune is not None and trained is None:
@@ -197,7 +198,7 @@ def load_recipe(raw: dict, output: str | None = None) -> Recipe:
         training_data = [stages[-1].output]
     if finetune is not None:
         stages.append(_train_stage(finetune, training_data, folders, out, stages,
-                                   name="finetune", model=trained))
+                                   name="finetune", model=trained, dev=dev))
         trained = os.path.join(stages[-1].output, "model")
     if evals is not None:
         stages += _eval_stages(evals, training_data, folders, out, stages, train, trained)
@@ -300,13 +301,30 @@ def _filter_stage(settings: dict, data: list[str], data_root: str, stages: list[
     return Stage("filter", "filter", config, folder, "dataset", upstream)
 
 
+def _dev_splits(evals: dict | None) -> list[str]:
+    """The eval section's BEIR folders when every one has a dev split: what training selects
+    its checkpoint on (test splits are for reporting only, never for choosing)."""
+    beir = (evals or {}).get("beir")
+    paths = [_expand(str(p)) for p in (beir if isinstance(beir, list) else [beir])] if beir else []
+    has_dev = all(os.path.isfile(os.path.join(p, "qrels", "dev.tsv")) for p in paths)
+    return paths if paths and has_dev else []
+
+
 def _train_stage(settings: dict, data: list[str], folders: dict[str, str], out: str,
-                 stages: list[Stage], name: str = "train", model: str | None = None) -> Stage:
+                 stages: list[Stage], name: str = "train", model: str | None = None,
+                 dev: list[str] = ()) -> Stage:
     """The `train` stage, or `finetune`: stage 2, from the first stage's model, with GTE's
-    fine-tuning preset unless the section says otherwise."""
+    fine-tuning preset unless the section says otherwise. The dev set is the section's
+    `eval-beir` (with `eval-split`, dev by default), else the eval section's BEIR folders when
+    they have a dev split, else (`dev-pairs`) a held-out slice of the training data."""
     given = _pop_alias(settings, "input", "data")
     if given is not None:
         data = _names_or_paths(f"{name}.input", given, folders)
+    beir = _pop_alias(settings, "eval-beir", "eval_beir")
+    if beir is not None:
+        settings["eval-beir"] = [_expand(str(p)) for p in (beir if isinstance(beir, list) else [beir])]
+    elif dev and not {"dev-pairs", "dev_pairs"} & set(settings):
+        settings["eval-beir"] = list(dev)
     folder = os.path.join(out, name)
     defaults = {"model": model, "preset": settings.pop("preset", "stage2")} if model else {}
     owned = {"output", "overwrite"} | ({"model"} if model else set())

@@ -146,9 +146,13 @@ def training_section(page: _Page, train_dir: Path) -> None:
     config_path = train_dir / "train_config.json"
     if config_path.is_file():
         config = json.loads(config_path.read_text())
-        keys = ("model", "loss", "alpha", "batch_size", "steps", "lr", "max_length", "world_size",
-                "bf16")
+        keys = ("model", "loss", "temperature", "alpha", "batch_size", "steps", "lr", "max_length",
+                "world_size", "bf16")
         page.table(["setting", "value"], [[k, str(config[k])] for k in keys if k in config])
+        sizing_text = _sizing_text(config)
+        if sizing_text:
+            page.text(sizing_text)
+    selection_section(page, train_dir)
     if not steps:
         page.text("No steps recorded yet (metrics.jsonl is empty).")
         return
@@ -162,6 +166,45 @@ def training_section(page: _Page, train_dir: Path) -> None:
     loss_png, throughput_png = charts.training_curves(steps)
     page.chart("loss", loss_png, "training loss")
     page.chart("throughput", throughput_png, "throughput")
+
+
+def _sizing_text(config: dict) -> str:
+    """How the run was sized, when `train` sized it (no --batch-size or --steps)."""
+    sizing, requested = config.get("sizing") or {}, config.get("requested") or {}
+    auto = [k for k in ("batch_size", "steps", "temperature") if requested.get(k, 0) is None]
+    if not sizing or not auto:
+        return ""
+    text = f"Sized by pairmill to {sizing.get('device')}: {', '.join(auto)} chosen"
+    if sizing.get("step_s"):
+        text += f"; {sizing['step_s']:.2f} s per step measured on warm-up batches"
+    if sizing.get("estimate_s") and sizing.get("budget_s"):
+        text += (f"; estimated {sizing['estimate_s'] / 60:.1f} min for a budget of "
+                 f"{sizing['budget_s'] / 60:.1f} min")
+    return text + "."
+
+
+def selection_section(page: _Page, train_dir: Path) -> None:
+    """Base, best and last on the dev set, every evaluation, and a plain warning when no
+    checkpoint beat the base model."""
+    from .trainer.selection import verdict
+
+    path = train_dir / "selection.json"
+    if not path.is_file():
+        return
+    record = json.loads(path.read_text())
+    if not record.get("history"):
+        return
+    page.heading("Model selection on the dev set")
+    page.text(verdict(record) + ".")
+    metrics = list(record["base"]["metrics"])
+    page.table(["model", "step", *metrics],
+               [[name, record[name]["step"], *(float(v) for v in record[name]["metrics"].values())]
+                for name in ("base", "best", "last")])
+    rows = []
+    for entry in record["history"]:
+        parts = entry["parts"].values()
+        rows.append([entry["step"], *(float(np.mean([p[m] for p in parts])) for m in metrics)])
+    page.table(["evaluated at step", *metrics], rows)
 
 
 def eval_section(page: _Page, reports: dict[str, dict]) -> None:

@@ -40,7 +40,7 @@ def test_stage2_preset_fills_what_was_not_given():
     assert (config.batch_size, config.group_size, config.max_length) == (128, 16, 512)
     assert config.lr == 1e-4  # given: kept
     plain = apply_preset(TrainConfig(input=["d"], output="o"))
-    assert (plain.batch_size, plain.group_size) == (1024, 2)
+    assert (plain.batch_size, plain.group_size) == (None, 2)  # None: sized to the device
 
 
 @pytest.mark.parametrize("kind", ["gte", "cpt"])

@@ -38,7 +38,8 @@ def code_pairs(tmp_path_factory) -> tuple[Path, Path]:
 
 def _config(data: Path, output: Path, model: Path, **overrides) -> TrainConfig:
     settings = dict(input=[str(data)], output=str(output), model=str(model), batch_size=16, steps=8,
-                    lr=2e-3, max_length=64, token_budget=256, checkpoint_every=2, progress=False)
+                    lr=2e-3, max_length=64, token_budget=256, checkpoint_every=2, eval_every=4,
+                    progress=False)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -50,7 +51,8 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 def test_training_lowers_the_loss_and_raises_heldout_mrr(code_pairs, tiny_model, tmp_path):
     train_dir, heldout = code_pairs
     before = evaluate(str(tiny_model), [str(heldout)], max_length=64)["mean"]["mrr@10"]
-    summary = train(_config(train_dir, tmp_path / "run", tiny_model, steps=150, checkpoint_every=1000))
+    summary = train(_config(train_dir, tmp_path / "run", tiny_model, steps=150, checkpoint_every=1000,
+                            eval_every=75))
     assert summary["finished"]
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert len(losses) == 150
@@ -74,12 +76,19 @@ def test_stopping_and_resuming_reproduces_the_uninterrupted_run(code_pairs, tiny
     kept = sorted(p.name for p in (tmp_path / "parts" / "checkpoints").glob("step-*"))
     assert kept == ["step-00000006", "step-00000008"]
 
+    def scores(run: Path) -> list:  # dev evaluations at steps 0, 4, 8, the same across the stop
+        return [(h["step"], h["score"]) for h in
+                json.loads((run / "selection.json").read_text())["history"]]
+
+    assert scores(tmp_path / "parts") == scores(tmp_path / "whole")
+    assert [step for step, _ in scores(tmp_path / "whole")] == [0, 4, 8]
+
 
 def test_a_killed_run_resumes_to_the_same_model(code_pairs, tiny_model, tmp_path):
     train_dir, _ = code_pairs
     args = ["train", "--data", str(train_dir), "--model", str(tiny_model), "--batch-size", "16",
             "--steps", "40", "--lr", "2e-3", "--max-length", "64", "--token-budget", "256",
-            "--checkpoint-every", "1", "--no-progress"]
+            "--checkpoint-every", "1", "--eval-every", "20", "--no-progress"]
     assert main([*args, "--output", str(tmp_path / "whole")]) == 0
     run = tmp_path / "killed"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

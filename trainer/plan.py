@@ -45,7 +45,8 @@ class MixturePlan:
     """Task per step with p_i ∝ n_i^α, whole global batches from one task, exact cursors."""
 
     def __init__(self, tasks: dict[str, list[RowGroup]], alpha: float = 0.5, batch_size: int = 1024,
-                 seed: int = 0):
+                 seed: int = 0, exclude: dict[str, dict[int, list[int]]] | None = None):
+        """`exclude`: task -> row group index -> rows never handed out (a held-out dev set)."""
         if batch_size <= 0:
             raise ValueError("batch size must be positive")
         if alpha < 0:
@@ -54,7 +55,10 @@ class MixturePlan:
             raise ValueError("the mixture has no tasks: the datasets hold no rows")
         self.tasks = sorted(tasks)
         self.groups = {t: list(tasks[t]) for t in self.tasks}
-        self.rows = {t: sum(g.rows for g in self.groups[t]) for t in self.tasks}
+        self.exclude = {t: {g: sorted(map(int, r)) for g, r in groups.items() if len(r)}
+                        for t, groups in (exclude or {}).items() if t in self.groups}
+        self.rows = {t: sum(g.rows for g in self.groups[t])
+                     - sum(map(len, self.exclude.get(t, {}).values())) for t in self.tasks}
         small = {t: n for t, n in self.rows.items() if n < batch_size}
         if small:
             listed = ", ".join(f"{t} ({n} rows)" for t, n in sorted(small.items()))
@@ -109,6 +113,11 @@ class MixturePlan:
             sizes = np.array([groups[g].rows for g in order], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(sizes)])
             rows = [rng.permutation(groups[g].rows) for g in order]
+            held = self.exclude.get(task)
+            if held:
+                rows = [r[~np.isin(r, held.get(int(g), ()))] for r, g in zip(rows, order, strict=True)]
+                sizes = np.array([len(r) for r in rows], dtype=np.int64)
+                starts = np.concatenate([[0], np.cumsum(sizes)])
             self._epochs[key] = (order, starts, rows)
         return self._epochs[key]
 
@@ -139,6 +148,9 @@ class MixturePlan:
         desc = {"alpha": self.alpha, "batch_size": self.batch_size, "seed": self.seed,
                 "tasks": {t: [[g.location.rsplit("/", 3)[-3:], g.index, g.rows] for g in self.groups[t]]
                           for t in self.tasks}}
+        if self.exclude:
+            desc["exclude"] = {t: {str(g): r for g, r in sorted(e.items())}
+                               for t, e in sorted(self.exclude.items())}
         return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:16]
 
 

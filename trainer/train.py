@@ -4,14 +4,21 @@ Output folder:
   OUTPUT/train_config.json      the settings (a resumed run must match them)
   OUTPUT/metrics.jsonl          one line per step: task, loss, temperature, lr, pairs/s, tokens/s, memory
   OUTPUT/checkpoints/step-N/    weights, optimiser, scheduler, RNG states; `latest` names the newest
-  OUTPUT/model/                 the final model (transformers and sentence-transformers folder)
+  OUTPUT/checkpoints/best/      the best model on the dev set so far (the base model at step 0)
+  OUTPUT/checkpoints/last/      at the end: the last step's model
+  OUTPUT/selection.json         every dev evaluation; base, best and last
+  OUTPUT/model/                 the model: the best checkpoint on the dev set (the last step
+                                without a dev set); transformers and sentence-transformers folder
 
 The mixture plan is a pure function of the step, so a checkpoint needs only the step to put every
 task cursor back; it also records the plan's fingerprint and refuses to resume on other data.
+Without --batch-size/--steps the run is sized to the device and --time-budget (`sizing.py`);
+train_config.json keeps the sizing, so a resumed run reuses it instead of measuring again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -35,11 +42,24 @@ from .losses import ContrastiveLoss, make_loss, with_matryoshka
 from .model import Encoder, base_model_name, default_model_path, load_tokenizer, make_encode
 from .plan import MixturePlan
 from .reporting import make_reporter
+from .selection import METRIC, DevSet, Selection, load_dev_set, save_atomic, timed, verdict
+from .sizing import (
+    Progress,
+    Sizing,
+    default_temperature,
+    device_batch_size,
+    duration_text,
+    estimate_line,
+    fit_batch,
+    size_steps,
+)
 
 # Settings that change what the run computes; a resume with other values would not be exact.
 _PLAN_KEYS = ("input", "model", "pooling", "loss", "temperature", "alpha", "batch_size", "steps", "lr",
               "warmup", "weight_decay", "max_length", "group_size", "matryoshka_dims", "seed",
-              "dropout")
+              "dropout", "time_budget", "eval_beir", "eval_split", "dev_pairs", "eval_every")
+CALIBRATION_BATCHES = 4  # the first is a warm-up (allocations, thread pools); the others are timed
+OVERRUN = 1.05  # a sized run whose pace so far would end past this share of its budget is shortened
 
 
 def plan_settings(config: TrainConfig) -> dict:
@@ -149,6 +169,7 @@ def _check_output(config: TrainConfig, overwrite: bool) -> None:
         raise FileExistsError(f"{output} exists and is not a pairmill training folder; "
                               f"choose another --output or pass --overwrite")
     saved = json.loads(settings.read_text())
+    saved = saved.get("requested", saved)  # what was asked for, before sizing filled it in
     changed = [k for k, v in plan_settings(config).items() if saved.get(k) != v]
     if changed:
         raise ValueError(f"{output} holds a run with other settings ({', '.join(changed)}); "
@@ -184,6 +205,10 @@ class _Run:
     start: int = 0
     last_loss: float = float("nan")
     extra: dict = field(default_factory=dict)
+    dev: DevSet = field(default_factory=DevSet)
+    selection: Selection | None = None
+    sizing: Sizing | None = None
+    progress: Progress | None = None
 
 
 def apply_preset(config: TrainConfig) -> TrainConfig:
@@ -198,19 +223,23 @@ def apply_preset(config: TrainConfig) -> TrainConfig:
 
 def train(config: TrainConfig) -> dict:
     """Run (or resume) training; returns a summary. Only rank 0 writes."""
-    apply_preset(config)
-    run, resume_from = _setup(config)
-    _resume(run, resume_from)
+    config = apply_preset(dataclasses.replace(config))  # sizing fills in the copy, not the caller's
+    began = time.perf_counter()
+    run, resume_from, requested = _setup(config)
+    _size(run, began)
+    _resume(run, resume_from, requested)
     stop = config.steps if config.stop_after is None else min(config.steps, run.start + config.stop_after)
-    _loop(run, stop)
+    stop = _loop(run, stop)
     return _finish(run, stop)
 
 
-def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
-    """Output folder checked, model, loss, optimiser and schedule built; the checkpoint to resume."""
+def _setup(config: TrainConfig) -> tuple[_Run, Path | None, dict]:
+    """Output folder checked; dev set, batch size, plan, model, loss and optimiser built; the
+    checkpoint to resume and the settings as requested (before sizing)."""
     rank, world, local_rank = _distributed()
     if config.model is None:
         config.model = default_model_path()
+    requested = plan_settings(config)
     _check_output(config, config.overwrite)
     make_loss(config.loss)  # an unknown loss stops the run before any work
     device = _device(config, local_rank)
@@ -223,7 +252,19 @@ def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
         dist.broadcast_object_list(shared, src=0)
         resume_from = Path(shared[0]) if shared[0] else None
 
-    plan = MixturePlan(task_row_groups(config.input), config.alpha, config.batch_size, config.seed)
+    saved = _saved_sizing(Path(config.output)) if resume_from is not None else None
+    tasks = task_row_groups(config.input)
+    dev, exclude = load_dev_set(tasks, config.eval_beir, config.eval_split, config.dev_pairs,
+                                config.batch_size)
+    if saved is not None:
+        config.batch_size, config.temperature = saved.batch_size, saved.temperature
+    elif config.batch_size is None:
+        rows = {t: sum(g.rows for g in groups) - sum(map(len, exclude.get(t, {}).values()))
+                for t, groups in tasks.items()}
+        config.batch_size = fit_batch(device_batch_size(device), rows, world)
+    if config.temperature is None:
+        config.temperature = default_temperature(config.loss, config.batch_size)
+    plan = MixturePlan(tasks, config.alpha, config.batch_size, config.seed, exclude)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -235,25 +276,201 @@ def _setup(config: TrainConfig) -> tuple[_Run, Path | None]:
     width = encoder.backbone.config.hidden_size
     if any(d > width for d in config.matryoshka_dims):
         raise ValueError(f"--matryoshka-dims: the model's embeddings have {width} dimensions")
+    loss, optimizer = _loss_and_optimizer(config, encoder, device)
+    ddp = None
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            encoder, device_ids=[device.index] if device.type == "cuda" else None)
+    run = _Run(config, rank, world, device, bf16, output, plan, tokenizer, encoder, loss, optimizer,
+               None, ddp, extra={"requested": requested}, dev=dev, sizing=saved)
+    return run, resume_from, requested
+
+
+def _loss_and_optimizer(config: TrainConfig, encoder: Encoder, device: torch.device):
     loss = with_matryoshka(make_loss(config.loss, config.temperature),
                            config.matryoshka_dims).to(device)
     params = [p for p in encoder.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
               {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
               *loss.parameter_groups()]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: _schedule(s, config.steps, config.warmup))
-    ddp = None
-    if world > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            encoder, device_ids=[device.index] if device.type == "cuda" else None)
-    run = _Run(config, rank, world, device, bf16, output, plan, tokenizer, encoder, loss, optimizer,
-               scheduler, ddp)
-    return run, resume_from
+    return loss, torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
 
 
-def _resume(run: _Run, resume_from: Path | None) -> None:
+def _saved_sizing(output: Path) -> Sizing | None:
+    """The sizing a run made before it was stopped (train_config.json), for its resume."""
+    path = output / "train_config.json"
+    if not path.is_file():
+        return None
+    sizing = json.loads(path.read_text()).get("sizing")
+    return Sizing(**{**sizing, "notes": tuple(sizing.get("notes", ()))}) if sizing else None
+
+
+def _size(run: _Run, began: float) -> None:
+    """Base evaluation, warm-up timing and the steps the budget allows; the estimate printed.
+
+    A resumed run reuses the sizing it made (the steps decide the schedule, so they must not
+    change), and its evaluations so far."""
+    config = run.config
+    selection = Selection(run.output, run.dev) if run.rank == 0 and not run.dev.empty else None
+    run.selection = selection
+    if run.sizing is not None:  # resuming
+        config.steps, config.eval_every = run.sizing.steps, run.sizing.eval_every
+    else:
+        if selection is not None:  # a fresh start: earlier evaluations described another run
+            selection.history = []
+            shutil.rmtree(selection.best_dir, ignore_errors=True)
+            _evaluate(run, 0)
+        eval_s = selection.history[0]["seconds"] if selection is not None else None
+        step_s, notes = None, []
+        if config.steps is None:
+            step_s, eval_s, spent = _agree(run, _calibrate(run), eval_s, time.perf_counter() - began)
+            batch, steps, every, step_s = size_steps(
+                config.batch_size, _left_to_run(run, "batch_size"), config.time_budget, spent,
+                step_s, eval_s, config.eval_every)
+            if batch != config.batch_size:
+                notes.append(f"batch lowered from {config.batch_size} to {batch} so the budget "
+                             f"allows more steps")
+                _rebatch(run, batch)
+                # measured again: overheads do not shrink with the batch
+                step_s, spent = _agree(run, _calibrate(run), time.perf_counter() - began)
+                _, steps, every, step_s = size_steps(
+                    batch, False, config.time_budget, spent, step_s, eval_s, config.eval_every)
+            config.steps, config.eval_every = steps, every
+        elif config.eval_every is None:
+            config.eval_every = max(1, -(-config.steps // 10))
+        spent = time.perf_counter() - began
+        evals = -(-config.steps // config.eval_every) if eval_s is not None else 0
+        estimate = spent + config.steps * step_s + evals * (eval_s or 0) if step_s else None
+        if estimate and estimate > config.time_budget:
+            notes.append(f"the budget of {duration_text(config.time_budget)} is shorter than "
+                         f"setup and one step take here: the run will overrun it")
+        run.sizing = Sizing(config.batch_size, config.steps, config.eval_every, config.temperature,
+                            _device_text(run.device), config.time_budget if step_s else None,
+                            round(spent, 2), step_s and round(step_s, 3),
+                            eval_s and round(eval_s, 3), estimate and round(estimate, 1),
+                            tuple(notes))
+        if run.world > 1:  # rank 0 measured; every rank runs what it decided
+            shared = [run.sizing]
+            dist.broadcast_object_list(shared, src=0)
+            run.sizing = shared[0]
+            config.steps, config.eval_every = run.sizing.steps, run.sizing.eval_every
+            if run.sizing.batch_size != config.batch_size:
+                _rebatch(run, run.sizing.batch_size)
+        if run.rank == 0:
+            print(estimate_line(run.sizing, run.dev.label() if selection is not None else None),
+                  file=sys.stderr, flush=True)
+            for note in run.sizing.notes:
+                print(f"pairmill: {note}", file=sys.stderr)
+    run.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        run.optimizer, lambda s: _schedule(s, config.steps, config.warmup))
+
+
+def _agree(run: _Run, *values):
+    """Rank 0's values on every rank (timings differ between ranks; decisions must not)."""
+    if run.world > 1:
+        shared = list(values)
+        dist.broadcast_object_list(shared, src=0)
+        values = tuple(shared)
+    return values
+
+
+def _left_to_run(run: _Run, key: str) -> bool:
+    """Whether a setting was left for the run to choose (requested as None)."""
+    return run.extra["requested"].get(key, "given") is None
+
+
+def _rebatch(run: _Run, batch: int) -> None:
+    """A new batch size: the plan, the temperature that follows it, and loss and optimiser."""
+    config = run.config
+    if _left_to_run(run, "temperature"):
+        config.temperature = default_temperature(config.loss, batch)
+    config.batch_size = batch
+    run.plan = MixturePlan(run.plan.groups, config.alpha, batch, config.seed, run.plan.exclude)
+    run.loss, run.optimizer = _loss_and_optimizer(config, run.encoder, run.device)
+
+
+def _device_text(device: torch.device) -> str:
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _calibrate(run: _Run) -> float:
+    """Seconds per step at the planned batch: forward and backward of the first batches, no
+    optimiser step, gradients dropped and RNG states put back, so the run itself is unchanged."""
+    config = run.config
+    rng = _rng_state()
+    step_fn = GradCacheStep(run.encoder, run.loss, run.tokenizer.pad_token_id, run.device,
+                            config.token_budget, config.nograd_factor, config.chunk_rows, run.bf16,
+                            run.ddp)
+    encode = make_encode(run.tokenizer, config.max_length, run.encoder.pooling)
+    times = []
+    for batch in stream_batches(run.plan, encode, 0, CALIBRATION_BATCHES, run.rank, run.world,
+                                config.group_size - 1):
+        began = time.perf_counter()
+        step_fn(batch.queries, batch.documents, batch.negatives)
+        if run.device.type == "cuda":
+            torch.cuda.synchronize(run.device)
+        times.append(time.perf_counter() - began)
+    run.optimizer.zero_grad(set_to_none=True)
+    _set_rng_state(rng)
+    timed_steps = times[1:] or times
+    return float(np.mean(timed_steps)) * 1.05  # the optimiser step, not timed here
+
+
+def _keep_to_budget(run: _Run, step: int, elapsed: float, pace: float) -> None:
+    """A sized run that would overrun its budget at the pace measured so far (the machine got
+    busier, or steps of some tasks are longer) ends earlier: fewer steps, the schedule's decay
+    follows. Checked at evaluation steps, decided by rank 0, recorded for a resume."""
+    config, sizing = run.config, run.sizing
+    if not _left_to_run(run, "steps") or sizing is None or sizing.budget_s is None:
+        return
+    steps = config.steps
+    if run.rank == 0:
+        eval_s = sizing.eval_s or 0.0
+        evals_left = -(-(steps - step) // config.eval_every) if run.selection is not None else 0
+        projected = sizing.spent_s + elapsed + (steps - step) * pace + evals_left * eval_s
+        if projected > OVERRUN * sizing.budget_s:
+            left = sizing.budget_s - sizing.spent_s - elapsed - evals_left * eval_s
+            steps = max(step + 1, step + int(left / pace))
+    if run.world > 1:
+        shared = [steps]
+        dist.broadcast_object_list(shared, src=0)
+        steps = shared[0]
+    if steps < config.steps:
+        note = (f"at step {step}, {pace:.2f} s/step against {sizing.step_s:.2f} estimated: "
+                f"shortened from {config.steps} to {steps} steps to end within the budget")
+        config.steps = sizing.steps = steps
+        sizing.notes = (*sizing.notes, note)
+        if run.rank == 0:
+            print(f"pairmill: {note}", file=sys.stderr, flush=True)
+            path = run.output / "train_config.json"
+            saved = json.loads(path.read_text())
+            saved.update(steps=steps, sizing=sizing.to_json())
+            path.write_text(json.dumps(saved, indent=2))
+
+
+def _evaluate(run: _Run, step: int) -> float:
+    """Score the dev set now; a new best is saved as checkpoints/best. Rank 0 only."""
+    selection = run.selection
+    result, seconds = timed(lambda: run.dev.evaluate(run.encoder, run.tokenizer,
+                                                     run.config.max_length, run.device))
+    if selection.record(step, result, seconds):
+        save_atomic(selection.best_dir, lambda tmp: run.encoder.save(
+            tmp, run.tokenizer, run.config.max_length, extra=_model_info(run, step)))
+    selection.save()
+    return result["score"]
+
+
+def _model_info(run: _Run, step: int) -> dict:
+    config = run.config
+    return {**run.loss.card(), "steps": config.steps, "step": step,
+            "base_model": base_model_name(config.model),
+            "data": [storage.portable_name(d) for d in config.input]}
+
+
+def _resume(run: _Run, resume_from: Path | None, requested: dict) -> None:
     """Weights, optimiser, schedule and RNG states back from the checkpoint, exactly."""
     if resume_from is not None:
         try:  # tensors and plain values only: a checkpoint can never run code
@@ -275,15 +492,20 @@ def _resume(run: _Run, resume_from: Path | None) -> None:
     if run.rank == 0:
         (run.output / "train_config.json").write_text(json.dumps(
             {**plan_settings(run.config), "world_size": run.world, "bf16": run.bf16,
-             "probabilities": run.plan.probabilities}, indent=2))
+             "probabilities": run.plan.probabilities, "requested": requested,
+             "sizing": run.sizing.to_json(),
+             "dev": run.dev.describe() if not run.dev.empty else None}, indent=2))
         _trim_metrics(run.output / "metrics.jsonl", run.start)
+        if run.selection is not None:
+            run.selection.trim(run.start)
         if resume_from is not None:
             print(f"pairmill: resuming {run.output} at step {run.start} of {run.config.steps}",
                   file=sys.stderr)
 
 
-def _loop(run: _Run, stop: int) -> None:
-    """Steps from `run.start` to `stop`: one GradCache step, metrics, checkpoints."""
+def _loop(run: _Run, stop: int) -> int:
+    """Steps from `run.start` to `stop`: one GradCache step, metrics, checkpoints, dev
+    evaluations. Returns the step it stopped at (earlier when the budget required it)."""
     config = run.config
     step_fn = GradCacheStep(run.encoder, run.loss, run.tokenizer.pad_token_id, run.device,
                             config.token_budget, config.nograd_factor, config.chunk_rows, run.bf16,
@@ -297,7 +519,12 @@ def _loop(run: _Run, stop: int) -> None:
         bar = tqdm(total=config.steps, initial=run.start, unit="step", dynamic_ncols=True,
                    file=sys.stderr)
     clock = time.perf_counter()
+    sizing = run.sizing
+    every = config.eval_every if run.selection is not None else None
+    progress = Progress(run.start, config.steps, every, sizing.eval_s if sizing else None,
+                        enabled=bar is None) if run.rank == 0 else None
     metrics = open(run.output / "metrics.jsonl", "a") if run.rank == 0 else None
+    trained_s, check_every = 0.0, max(1, min(config.steps // 20, 10))
     reporter = make_reporter(config.report_to, run.output, plan_settings(config)) \
         if run.rank == 0 else None
     try:
@@ -314,6 +541,24 @@ def _loop(run: _Run, stop: int) -> None:
             seconds = time.perf_counter() - began
             run.last_loss = stats.loss
             step = batch.step + 1
+            trained_s += seconds
+            if run.start == 0 and step % check_every == 0 and step < config.steps:
+                _keep_to_budget(run, step, time.perf_counter() - clock, trained_s / step)
+                stop = min(stop, config.steps)
+                if progress is not None:
+                    progress.stop = config.steps
+            evaluate = not run.dev.empty and (step % config.eval_every == 0 or step == config.steps)
+            dev_score = None
+            if evaluate and run.selection is not None:
+                dev_score = _evaluate(run, step)
+            if progress is not None:
+                progress.add_step(seconds)
+                note = f"loss {stats.loss:.4f}"
+                if dev_score is not None:
+                    best = run.selection.best
+                    note += (f", dev {METRIC} {dev_score:.4f} (base {run.selection.history[0]['score']:.4f}, "
+                             f"best {best['score']:.4f} at step {best['step']})")
+                progress.maybe_print(step, note, force=dev_score is not None)
             if metrics is not None:
                 record = {
                     "step": step, "task": batch.task, "loss": round(stats.loss, 6),
@@ -322,6 +567,8 @@ def _loop(run: _Run, stop: int) -> None:
                     "tokens_per_s": round(stats.tokens * run.world / seconds, 1),
                     "peak_memory_mb": round(_peak_memory_mb(run.device), 1),
                     "elapsed_s": round(time.perf_counter() - clock, 3)}
+                if dev_score is not None:
+                    record[f"dev_{METRIC}"] = round(dev_score, 6)
                 metrics.write(json.dumps(record) + "\n")
                 metrics.flush()
                 if reporter is not None:
@@ -329,9 +576,11 @@ def _loop(run: _Run, stop: int) -> None:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(task=batch.task, loss=f"{stats.loss:.4f}")
-            if step % config.checkpoint_every == 0 or step == stop:
+            if step % config.checkpoint_every == 0 or step == stop or evaluate:
                 _checkpoint(checkpoints, step, run.plan, run.encoder, run.loss, run.optimizer,
                             run.scheduler, run.rank, run.world)
+            if step >= stop:
+                break
     finally:
         if bar is not None:
             bar.close()
@@ -339,22 +588,37 @@ def _loop(run: _Run, stop: int) -> None:
             metrics.close()
         if reporter is not None:
             reporter.close()
+    return stop
 
 
 def _finish(run: _Run, stop: int) -> dict:
-    """The final model (when every step ran) and the summary."""
+    """The model (when every step ran): the best checkpoint on the dev set, the last step beside
+    it in checkpoints/last; without a dev set, the last step. And the summary."""
     config = run.config
     finished = stop >= config.steps
+    selection = {}
     if finished and run.rank == 0:
-        run.encoder.save(run.output / "model", run.tokenizer, config.max_length,
-                         extra={**run.loss.card(), "steps": config.steps,
-                                "base_model": base_model_name(config.model),
-                                "data": [storage.portable_name(d) for d in config.input]})
+        model = run.output / "model"
+        if run.selection is None:
+            save_atomic(model, lambda tmp: run.encoder.save(
+                tmp, run.tokenizer, config.max_length, extra=_model_info(run, config.steps)))
+        else:
+            selection = run.selection.summary()
+            save_atomic(run.output / "checkpoints" / "last", lambda tmp: run.encoder.save(
+                tmp, run.tokenizer, config.max_length, extra=_model_info(run, config.steps)))
+
+            def copy_best(tmp: Path) -> None:
+                shutil.copytree(run.selection.best_dir, tmp)
+                info_path = tmp / "pairmill_model.json"
+                info = json.loads(info_path.read_text())
+                info_path.write_text(json.dumps({**info, "selection": selection}, indent=2))
+
+            save_atomic(model, copy_best)
     if run.world > 1:
         dist.barrier()
     return {"output": str(run.output), "rank": run.rank, "steps_done": stop, "steps": config.steps,
             "finished": finished, "last_loss": run.last_loss,
-            "model": str(run.output / "model") if finished else None}
+            "model": str(run.output / "model") if finished else None, "selection": selection}
 
 
 def train_command(config: TrainConfig) -> int:
@@ -368,6 +632,9 @@ def train_command(config: TrainConfig) -> int:
     if summary["finished"]:
         print(f"pairmill: trained {summary['steps']} steps, last loss {summary['last_loss']:.4f}; "
               f"model in {summary['model']}")
+        if summary["selection"]:
+            print(f"pairmill: {verdict(summary['selection'])}; the last step is in "
+                  f"{Path(summary['output'], 'checkpoints', 'last')}")
     else:
         print(f"pairmill: stopped after step {summary['steps_done']} of {summary['steps']}; "
               f"rerun the same command to continue", file=sys.stderr)
