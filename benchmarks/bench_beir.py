@@ -1,15 +1,24 @@
-"""`pairmill eval --beir` against sentence-transformers' InformationRetrievalEvaluator.
+"""`pairmill eval --beir` against MTEB's published figures and sentence-transformers'
+InformationRetrievalEvaluator, on public BEIR sets and on synthetic corpora.
 
-  python benchmarks/bench_beir.py [--sizes 10000,100000,1000000] [--queries 1000]
-                                  [--models tiny,minilm] [--minilm-max 10000]
+  python benchmarks/bench_beir.py --beir DIR [DIR ...]        public sets, default flags
+  python benchmarks/bench_beir.py --sizes 10000,100000 [--models tiny,minilm]   synthetic
 
-A synthetic BEIR folder per size (document lengths drawn from the real StackExchange answers
-when ../shared/realdata is there, else a log-normal of the same median), 1,000 queries with one
-to three graded relevant documents. Each (tool, model, size) runs in its own process, so the peak
-RSS is its own; both tools embed the same texts with the same model and max length and score
-exactly. `tiny` is a randomly initialised 2-layer BERT (what makes a million documents feasible
-on two cores; speed needs no trained weights); `minilm` is the packaged all-MiniLM-L6-v2.
-Results go to benchmarks/results/beir.json.
+Public sets (`--beir`): BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv) named as BEIR
+names them (scifact, nfcorpus, arguana, scidocs). Get them from BEIR's public distribution
+(the `<name>.zip` of each dataset) or from a public repository that keeps its files, and keep
+them outside the repository (for example /work/benchdata/scifact). For each set, the packaged
+all-MiniLM-L6-v2 is evaluated by `evaluate_beir` with its defaults and by
+InformationRetrievalEvaluator with its defaults (the model's max_seq_length, batch size 32, both
+on the CPU), each in its own process; pairmill's nDCG@10 is set beside the figure MTEB publishes
+for the model (embeddings-benchmark/results, PUBLISHED below) and its time beside the
+evaluator's, measured in the same run.
+
+Synthetic corpora (`--sizes`): a BEIR folder per size (document lengths drawn from the real
+StackExchange answers when ../shared/realdata is there, else a log-normal of the same median),
+1,000 queries with one to three graded relevant documents; `tiny` is a randomly initialised
+2-layer BERT (what makes a million documents feasible on two cores), `minilm` the packaged
+all-MiniLM-L6-v2. Results go to benchmarks/results/beir.json.
 """
 
 from __future__ import annotations
@@ -30,6 +39,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "beir.json"
 REALDATA = ROOT.parent / "shared" / "realdata"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# nDCG@10 (test split) of sentence-transformers/all-MiniLM-L6-v2 as MTEB publishes it:
+# embeddings-benchmark/results, results/sentence-transformers__all-MiniLM-L6-v2/
+# 8b3219a92973c328a8e22fadcfa821b5dc75636a/<Task>.json (mteb 1.12.75), scores.test[0].ndcg_at_10
+PUBLISHED = {"SciFact": 0.64508, "NFCorpus": 0.31594, "ArguAna": 0.50167, "SCIDOCS": 0.21641,
+             "FiQA2018": 0.36867, "TRECCOVID": 0.47232, "Touche2020": 0.16904}
 
 
 def _lengths(n: int, rng) -> list[int]:
@@ -91,16 +106,25 @@ def make_tiny(root: Path) -> str:
     return str(path)
 
 
-def run_pairmill(folder: str, model: str, max_length: int) -> dict:
+def run_pairmill(folder: str, model: str, max_length: int | None) -> dict:
     from pairmill.trainer.evaluate import evaluate_beir
 
-    report = evaluate_beir(model, [folder], max_length=max_length, device="cpu")
-    return next(iter(report["sets"].values()))
+    report = evaluate_beir(model, [folder], max_length=max_length, device="cpu", progress=False)
+    row = next(iter(report["sets"].values()))
+    return {"ndcg@10": row["ndcg@10"], "recall@100": row["recall@100"],
+            "max_length": report["max_length"]}
 
 
-def run_st(folder: str, model: str, max_length: int) -> dict:
+def run_st(folder: str, model: str, max_length: int | None) -> dict:
+    """InformationRetrievalEvaluator with its defaults (batch 32, the model's own length)."""
     from sentence_transformers import SentenceTransformer, models
-    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+    try:
+        from sentence_transformers.sentence_transformer.evaluation import (
+            InformationRetrievalEvaluator,
+        )
+    except ImportError:  # sentence-transformers before 6
+        from sentence_transformers.evaluation import InformationRetrievalEvaluator
 
     from pairmill.schemas.beir import beir_text, iter_jsonl, read_qrels
 
@@ -110,82 +134,151 @@ def run_st(folder: str, model: str, max_length: int) -> dict:
         word = models.Transformer(model, max_seq_length=max_length)
         st = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension()),
                                           models.Normalize()], device="cpu")
-    st.max_seq_length = max_length
+    if max_length is not None:
+        st.max_seq_length = max_length
     qrels = read_qrels(f"{folder}/qrels/test.tsv")
     corpus = {r["_id"]: beir_text(r) for r in iter_jsonl(f"{folder}/corpus.jsonl")}
-    queries = {r["_id"]: r["text"] for r in iter_jsonl(f"{folder}/queries.jsonl")}
+    queries = {r["_id"]: r["text"] for r in iter_jsonl(f"{folder}/queries.jsonl") if r["_id"] in qrels}
     relevant = {q: {d for d, g in docs.items() if g > 0} for q, docs in qrels.items()}
     evaluator = InformationRetrievalEvaluator(
         queries, corpus, relevant, mrr_at_k=[10], ndcg_at_k=[10], accuracy_at_k=[1],
-        precision_recall_at_k=[10, 100], map_at_k=[100], show_progress_bar=False,
-        batch_size=64)
+        precision_recall_at_k=[10, 100], map_at_k=[100], show_progress_bar=False)
     result = evaluator(st)
     key = lambda m: next(v for k, v in result.items() if k.endswith(m))  # noqa: E731
-    return {"ndcg@10": key("ndcg@10"), "recall@100": key("recall@100")}
+    return {"ndcg@10": key("ndcg@10"), "recall@100": key("recall@100"),
+            "max_length": st.max_seq_length}
 
 
-def child(tool: str, folder: str, model: str, max_length: int) -> None:
+def child(tool: str, folder: str, model: str, max_length: str) -> None:
     import resource
 
-    started = time.perf_counter()
-    figures = (run_pairmill if tool == "pairmill" else run_st)(folder, model, max_length)
-    seconds = time.perf_counter() - started
+    length = None if max_length == "model" else int(max_length)
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    started, cpu_started = time.perf_counter(), cpu()
+    figures = (run_pairmill if tool == "pairmill" else run_st)(folder, model, length)
+    seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu_started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": round(seconds, 1), "peak_mb": round(peak_mb),
-                      "ndcg@10": round(figures["ndcg@10"], 4)}))
+    print(json.dumps({"seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+                      "peak_mb": round(peak_mb), "ndcg@10": round(figures["ndcg@10"], 5),
+                      "max_length": figures["max_length"]}))
 
 
-def measure(tool: str, folder: Path, model: str, max_length: int, size: int, queries: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", tool, str(folder), model,
-                          str(max_length)], capture_output=True, text=True, check=True)
-    row = json.loads(out.stdout.strip().splitlines()[-1])
-    row["docs_per_s"] = round(size / row["seconds"], 1)
-    row["queries_per_s"] = round(queries / row["seconds"], 1)
-    return row
+def _child(tool: str, folder: Path, model: str, max_length: int | None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, "--child", tool, str(folder), model,
+                             str(max_length or "model")], stdout=subprocess.PIPE, text=True)
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
-        return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--models", default="tiny,minilm")
-    parser.add_argument("--minilm-max", type=int, default=10_000,
-                        help="largest corpus the (slow on CPU) MiniLM runs on")
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--work", default=None, help="folder for the generated sets (kept)")
-    args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["machine"] = f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores"
-    work = Path(args.work or tempfile.mkdtemp(prefix="pairmill-beir-bench-"))
+def _result(process: subprocess.Popen) -> dict:
+    out, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"a benchmark child failed ({process.returncode})")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(tool: str, folder: Path, model: str, max_length: int | None) -> dict:
+    return _result(_child(tool, folder, model, max_length))
+
+
+def public(folders: list[str], results: dict, order: str, label: str | None = None) -> None:
+    """Each public set: pairmill and InformationRetrievalEvaluator, defaults, same process
+    conditions (one child process each, run back to back)."""
+    from pairmill.schemas.beir import count_records, read_qrels
+    from pairmill.trainer.model import default_model_path
+    from pairmill.trainer.mteb_results import task_name
+
+    model = default_model_path()
+    tools = ("pairmill", "sentence-transformers")
+    for folder in folders:
+        task = task_name(Path(folder).name)
+        if order == "together":  # same moment, same load: what a busy shared machine allows
+            running = {tool: _child(tool, Path(folder), model, None) for tool in tools}
+            row = {tool: _result(p) for tool, p in running.items()}
+        else:
+            row = {tool: measure(tool, Path(folder), model, None)
+                   for tool in (tools if order == "pairmill-first" else tools[::-1])}
+        ours, anchor = row["pairmill"], row["sentence-transformers"]
+        if label:  # a part of a public set (a speed check): no published figure applies
+            task = label
+        row["mteb_published_ndcg@10"] = PUBLISHED.get(task)
+        row["ndcg_gap_to_mteb"] = (round(ours["ndcg@10"] - PUBLISHED[task], 5)
+                                   if task in PUBLISHED else None)
+        row["time_ratio"] = round(ours["seconds"] / anchor["seconds"], 2)
+        row["cpu_time_ratio"] = round(ours["cpu_seconds"] / anchor["cpu_seconds"], 2)
+        row["order"] = order
+        results.setdefault("public", {})[task] = row
+        docs = count_records(str(Path(folder) / "corpus.jsonl"))
+        row["documents"], row["queries"] = docs, len(read_qrels(str(Path(folder) / "qrels" / "test.tsv")))
+        print(f"{task} ({Path(folder).name}, {docs:,} documents), all-MiniLM-L6-v2, default flags:\n"
+              f"  nDCG@10  pairmill {ours['ndcg@10']:.5f}   MTEB published "
+              f"{PUBLISHED.get(task, float('nan')):.5f}   InformationRetrievalEvaluator "
+              f"{anchor['ndcg@10']:.5f}\n"
+              f"  time     pairmill {ours['seconds']} s   InformationRetrievalEvaluator "
+              f"{anchor['seconds']} s   ratio {row['time_ratio']} (CPU time ratio "
+              f"{row['cpu_time_ratio']})\n"
+              f"  max length pairmill {ours['max_length']}, sentence-transformers "
+              f"{anchor['max_length']}", flush=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def synthetic(args, results: dict) -> None:
     from pairmill.trainer.model import default_model_path
 
+    work = Path(args.work or tempfile.mkdtemp(prefix="pairmill-beir-bench-"))
     models = {"tiny": make_tiny(work), "minilm": default_model_path()}
     for size in (int(s) for s in args.sizes.split(",")):
         folder = make_set(work / f"set-{size}", size, args.queries)
         for name in args.models.split(","):
             if name == "minilm" and size > args.minilm_max:
                 continue
-            row = {tool: measure(tool, folder, models[name], args.max_length, size, args.queries)
+            row = {tool: measure(tool, folder, models[name], args.max_length)
                    for tool in ("pairmill", "sentence-transformers")}
             ours, anchor = row["pairmill"], row["sentence-transformers"]
+            for r in (ours, anchor):
+                r["docs_per_s"] = round(size / r["seconds"], 1)
             row["max_length"] = args.max_length
             row["time_ratio"] = round(ours["seconds"] / anchor["seconds"], 2)
             row["memory_ratio"] = round(ours["peak_mb"] / anchor["peak_mb"], 2)
             results[f"{name}@{size}"] = row
             print(f"{name} model, {size:,} documents, {args.queries:,} queries, "
-                  f"{args.max_length} tokens:\n"
-                  f"  pairmill              {ours['seconds']:>8} s  {ours['docs_per_s']:>9} docs/s  "
-                  f"{ours['peak_mb']:>6} MB  nDCG@10 {ours['ndcg@10']}\n"
-                  f"  InformationRetrievalEvaluator {anchor['seconds']:>8} s  "
-                  f"{anchor['docs_per_s']:>9} docs/s  {anchor['peak_mb']:>6} MB  "
-                  f"nDCG@10 {anchor['ndcg@10']}\n"
-                  f"  time ratio {row['time_ratio']}, memory ratio {row['memory_ratio']}",
-                  flush=True)
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                  f"{args.max_length} tokens: pairmill {ours['seconds']} s, "
+                  f"InformationRetrievalEvaluator {anchor['seconds']} s, time ratio "
+                  f"{row['time_ratio']}, memory ratio {row['memory_ratio']}", flush=True)
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beir", nargs="+", default=[], metavar="DIR",
+                        help="public BEIR folders (see the module docstring for where to get them)")
+    parser.add_argument("--order", choices=("pairmill-first", "evaluator-first", "together"),
+                        default="pairmill-first",
+                        help="which tool runs first on each set, or both at once (on a machine "
+                             "shared with other work: both see the same load)")
+    parser.add_argument("--label", default=None,
+                        help="record the (one) --beir folder under this name instead of its MTEB "
+                             "task, with no published figure: for a part of a public set")
+    parser.add_argument("--sizes", default="", help="synthetic corpus sizes, e.g. 10000,100000")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--models", default="tiny,minilm")
+    parser.add_argument("--minilm-max", type=int, default=10_000,
+                        help="largest synthetic corpus the (slow on CPU) MiniLM runs on")
+    parser.add_argument("--max-length", type=int, default=128, help="synthetic runs only")
+    parser.add_argument("--work", default=None, help="folder for the generated sets (kept)")
+    args = parser.parse_args()
+    if not args.beir and not args.sizes:
+        parser.error("give --beir DIR... and/or --sizes N,...")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores"
+    if args.beir:
+        public(args.beir, results, args.order, args.label)
+    if args.sizes:
+        synthetic(args, results)
 
 
 if __name__ == "__main__":

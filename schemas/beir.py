@@ -35,6 +35,16 @@ def iter_jsonl(path: str) -> Iterator[dict]:
                     yield record
 
 
+def count_records(path: str) -> int:
+    """Non-empty lines of a JSON-lines file, plain or .gz: a progress bar's total, counted
+    without parsing."""
+    count = 0
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+        for line in f:
+            count += bool(line.strip())
+    return count
+
+
 def read_qrels(path: str) -> dict[str, dict[str, int]]:
     """query id -> {document id: grade}; the header line (`query-id corpus-id score`) skipped."""
     qrels: dict[str, dict[str, int]] = {}
@@ -59,7 +69,8 @@ def splits(folder: str) -> list[str]:
 
 
 def beir_text(record: dict) -> str:
-    """A document as BEIR embeds it: title, a space, text."""
+    """A document as BEIR and MTEB embed it: title, a space, text (stripped; the text alone
+    when the title is empty)."""
     return f"{record.get('title') or ''} {record.get('text') or ''}".strip()
 
 

@@ -24,6 +24,14 @@ def max_length_setting():
     return setting(DEFAULT_MAX_LENGTH, "tokens per text", type=positive_int)
 
 
+def eval_max_length_setting():
+    """Evaluation embeds as sentence-transformers and MTEB do: at the model's own length
+    (resolved by trainer.st_config.resolve_max_length), so figures match the leaderboard."""
+    return setting(None, "tokens per text (default: the model's own max_seq_length from its "
+                         "sentence-transformers config, else its tokenizer's limit, as "
+                         "sentence-transformers and MTEB use)", type=positive_int)
+
+
 # GTE §4 fine-tuning; lr is the stage-1 default divided by ten.
 STAGE2_PRESET = {"batch_size": 128, "group_size": 16, "max_length": 512, "lr": 2e-6}
 
@@ -57,10 +65,45 @@ class MixConfig(MixtureSettings):
     overwrite: bool = setting(False, "replace a mixture already in --output")
 
 
+def duration(text) -> float:
+    """`90`, `90s`, `45m`, `1.5h` → seconds: how a time budget is written."""
+    value = str(text).strip().lower()
+    unit = {"s": 1, "m": 60, "h": 3600}.get(value[-1:], None)
+    try:
+        seconds = float(value[:-1] if unit else value) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"{text!r}: expected a duration such as 90s, 45m or 1h") from None
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: the duration must be positive")
+    return seconds
+
+
 @dataclass(kw_only=True)
 class TrainConfig(MixtureSettings):
     output: str = setting(help="training folder (checkpoints, metrics, model)", metavar="DIR")
-    steps: int = setting(1000, "global batches", type=positive_int)
+    # batch and steps default to None: the run is sized to the device and --time-budget
+    batch_size: int | None = setting(
+        None, "pairs per global batch, all from one task (default: sized to the device: 32 on "
+              "a CPU, 1024 or more on a GPU, never more than the smallest task)",
+        type=positive_int)
+    steps: int | None = setting(
+        None, "global batches (default: as many as --time-budget allows, from timed warm-up "
+              "batches)", type=positive_int)
+    time_budget: float = setting(
+        3600.0, "wall-clock time the run is sized to when --steps is not given (90s, 45m, 1h): "
+                "setup, warm-up batches, training and dev evaluations", type=duration)
+    eval_beir: list[str] = setting(
+        [], "dev set: BEIR/MTEB folders (or CodeSearchNet files) whose --eval-split is scored "
+            "at step 0 and every --eval-every steps; default: a held-out slice of the input "
+            "(--dev-pairs)", many=True, metavar="DIR")
+    eval_split: str = setting("dev", "the qrels split of --eval-beir folders")
+    dev_pairs: int = setting(
+        500, "without --eval-beir: pairs per task held out of training as the dev set (at most "
+             "a tenth of the task; chosen by pair id); 0: no dev set, the last step is the model",
+        type=non_negative_int)
+    eval_every: int | None = setting(
+        None, "steps between dev evaluations, each also a checkpoint (default: about ten per "
+              "run, fewer when an evaluation is slow against the budget)", type=positive_int)
     model: str | None = setting(
         None, "Hugging Face model folder or name (default: packaged all-MiniLM-L6-v2)")
     pooling: str | None = setting(None, "default: the model's own, else mean",
@@ -68,8 +111,9 @@ class TrainConfig(MixtureSettings):
     loss: str = setting("gte", "a registered loss: gte (GTE's four-direction partition, fixed "
                                "temperature) or cpt (symmetric, trainable temperature)")
     temperature: float | None = setting(
-        None, "the loss's temperature (default: the loss's own: gte 0.01 fixed, cpt 0.05 "
-              "initial)", type=positive_float)
+        None, "the loss's temperature (default: gte follows the batch size: 0.05 up to 64 "
+              "pairs, 0.01 from 1024, log-interpolated between; cpt learns it from 0.05)",
+        type=positive_float)
     lr: float = setting(2e-5, type=positive_float)
     warmup: float = setting(0.1, "warm-up: a fraction of --steps when below 1, else steps",
                             type=non_negative_float)
@@ -115,18 +159,29 @@ class EvalConfig:
     beir: list[str] = setting([], "BEIR/MTEB retrieval folders (corpus.jsonl, queries.jsonl, "
                                   "qrels/SPLIT.tsv; plain or .gz) or CodeSearchNet JSON-lines "
                                   "files", many=True, metavar="DIR")
-    split: str = setting("test", "the qrels split of BEIR folders")
+    split: str = setting("test", "the qrels split of BEIR folders (test, dev, train)")
     model: str | None = setting(None, "model folder (default: packaged all-MiniLM-L6-v2)")
     candidates: int | None = setting(
         None, "rank each query against N candidates (CodeSearchNet: 1000) instead of the "
               "whole sample", type=positive_int)
     max_pairs: int = setting(1000, "pairs sampled per task", type=positive_int)
-    max_length: int = max_length_setting()
+    max_length: int | None = eval_max_length_setting()
+    query_prompt: str | None = setting(
+        None, "text put before every query (default: the model's own prompt for queries from "
+              "its config_sentence_transformers.json, as MTEB picks it; E5: 'query: ')",
+        metavar="TEXT")
+    document_prompt: str | None = setting(
+        None, "text put before every document (default: the model's own prompt for documents; "
+              "E5: 'passage: ')", metavar="TEXT")
     seed: int = setting(0, type=non_negative_int)
     device: str | None = setting(None)
     json: bool = setting(False, "print the report as JSON")
     output: str | None = setting(None, "also write the report as JSON to FILE (a model card "
                                        "reads it)", metavar="FILE")
+    output_dir: str | None = setting(
+        None, "also write one JSON per --beir set in MTEB's results layout: "
+              "DIR/ORG__NAME/REVISION/TASK.json and model_meta.json", metavar="DIR")
+    progress: bool = setting(True, "hide the progress bars")
 
 
 @dataclass(kw_only=True)

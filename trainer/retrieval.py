@@ -5,26 +5,33 @@ A BEIR folder holds `corpus.jsonl`, `queries.jsonl` (plain or `.gz`; `_id`, `tit
 JSON lines of `docstring`/`code` (or CodeXGLUE's `docstring_tokens`/`code_tokens`): each
 docstring is a query whose one relevant document is its own code.
 
-Search is exact and streamed: the corpus is read, embedded and scored a block at a time against
-every query, and only each query's running top 100 is kept, so memory does not grow with the
-corpus. Metrics follow trec_eval's definitions (relevant: grade >= 1; nDCG with the grade as
-gain; ties broken by document id, descending), so they agree with pytrec_eval on the same run.
+Texts are what MTEB embeds: a document is its title, a space and its text (the text alone when
+it has no title); a query is its text. Search is exact and streamed: the corpus is read, embedded
+and scored a block at a time against every query, and only each query's running top 100 is kept,
+so memory does not grow with the corpus. Metrics follow trec_eval's definitions (relevant:
+grade >= 1; nDCG with the grade as gain; ties broken by document id, descending), so they agree
+with pytrec_eval, and so with MTEB, on the same run.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..schemas.beir import beir_text, find_file, iter_jsonl, read_qrels, splits
+from ..schemas.beir import beir_text, count_records, find_file, iter_jsonl, read_qrels, splits
 
 BEIR_METRICS = ("ndcg@10", "map@100", "recall@10", "recall@100", "mrr@10", "precision@10")
+# the cut-offs of the MTEB results files (MTEB also reports 1000; the search keeps the top 100)
+CUTOFFS = (1, 3, 5, 10, 20, 100)
 TOP_K = 100
+BLOCK = 16384  # corpus documents embedded, sorted by length and scored at once
 
 
 @dataclass
@@ -56,8 +63,8 @@ def load_set(path: str, split: str = "test") -> RetrievalSet:
     queries = {}
     for record in iter_jsonl(find_file(path, "queries")):
         qid = str(record.get("_id", ""))
-        if qid in qrels:
-            queries[qid] = beir_text(record) if record.get("title") else str(record.get("text") or "")
+        if qid in qrels:  # MTEB embeds a query's text (a title only when there is no text)
+            queries[qid] = str(record.get("text") or record.get("title") or "").strip()
     missing = [q for q in qrels if q not in queries]
     notes = [f"{len(missing)} judged queries are not in queries.jsonl"] if missing else []
     qrels = {q: docs for q, docs in qrels.items() if q in queries}
@@ -82,7 +89,7 @@ def _load_codesearchnet(path: str) -> RetrievalSet:
     if not queries:
         raise ValueError(f"{path}: no docstring/code (or docstring_tokens/code_tokens) records")
     name = os.path.basename(path).split(".")[0]
-    return RetrievalSet(name, path, "codesearchnet", queries, qrels)
+    return RetrievalSet(name, path, "codesearchnet", queries, qrels, corpus_size=len(queries))
 
 
 def iter_corpus(rset: RetrievalSet) -> Iterator[tuple[str, str]]:
@@ -97,8 +104,43 @@ def iter_corpus(rset: RetrievalSet) -> Iterator[tuple[str, str]]:
         yield str(record.get("_id", "")), beir_text(record)
 
 
-def search(embed, rset: RetrievalSet, block: int = 4096, k: int = TOP_K,
-           query_chunk: int = 1024) -> dict[str, dict[str, float]]:
+def corpus_size(rset: RetrievalSet) -> int:
+    """Documents in the corpus (a fast count of records; exact after a search)."""
+    if rset.corpus_size:
+        return rset.corpus_size
+    return count_records(find_file(rset.source, "corpus"))
+
+
+class Progress:
+    """Two bars for one set: texts embedded (their rate is the embedding speed) and documents
+    searched (their postfix gives the speed of scoring alone, every query against each)."""
+
+    def __init__(self, name: str, texts: int, documents: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        options = {"file": sys.stderr, "dynamic_ncols": True, "disable": not enabled,
+                   "unit_scale": True}
+        self.embedding = tqdm(total=texts, desc=f"{name}: embed", unit="text", **options)
+        self.search = tqdm(total=documents, desc=f"{name}: search", unit="doc", **options)
+        self.seconds = 0.0
+
+    def embedded(self, n: int) -> None:
+        self.embedding.update(n)
+
+    def searched(self, n: int, seconds: float) -> None:
+        self.seconds += seconds
+        self.search.update(n)
+        if self.seconds > 0:
+            self.search.set_postfix_str(f"scoring {self.search.n / self.seconds:,.0f} doc/s",
+                                        refresh=False)
+
+    def close(self) -> None:
+        self.embedding.close()
+        self.search.close()
+
+
+def search(embed, rset: RetrievalSet, block: int = BLOCK, k: int = TOP_K,
+           query_chunk: int = 1024, progress: Progress | None = None) -> dict[str, dict[str, float]]:
     """Exact top-k per query: the corpus embedded and scored a block at a time.
 
     `embed(texts, kind)` returns unit-length float tensors. Memory: the query embeddings, one
@@ -115,6 +157,7 @@ def search(embed, rset: RetrievalSet, block: int = 4096, k: int = TOP_K,
         if not texts:
             return
         d = embed(texts, "document").to(q.dtype)
+        began = time.perf_counter()
         offset = len(doc_ids) - len(texts)
         for start in range(0, len(qids), query_chunk):
             rows = slice(start, start + query_chunk)
@@ -125,6 +168,8 @@ def search(embed, rset: RetrievalSet, block: int = 4096, k: int = TOP_K,
             top = torch.topk(merged_s, min(k, merged_s.shape[1]), dim=1)
             best_scores[rows, :top.values.shape[1]] = top.values
             best_index[rows, :top.values.shape[1]] = merged_i.gather(1, top.indices)
+        if progress is not None:
+            progress.searched(len(texts), time.perf_counter() - began)
         texts.clear()
 
     for doc_id, text in iter_corpus(rset):
@@ -146,32 +191,36 @@ def _ranked(scores: dict[str, float]) -> list[str]:
     return [d for d, _ in sorted(scores.items(), key=lambda x: (x[1], x[0]), reverse=True)]
 
 
-def query_metrics(ranking: list[str], judged: dict[str, int]) -> dict[str, float]:
-    """The BEIR metrics of one query, as trec_eval defines them."""
+def query_metrics(ranking: list[str], judged: dict[str, int],
+                  cutoffs: tuple[int, ...] = (10, 100)) -> dict[str, float]:
+    """nDCG, MAP, recall, MRR and precision at each cut-off for one query, as trec_eval
+    defines them (MRR@k: the reciprocal rank of the first relevant document within k)."""
     relevant = {d: g for d, g in judged.items() if g >= 1}
     n_rel = len(relevant)
-    hits = [1 if d in relevant else 0 for d in ranking]
-    dcg = sum(relevant.get(d, 0) / math.log2(r + 2) for r, d in enumerate(ranking[:10]))
-    ideal = sorted(relevant.values(), reverse=True)[:10]
-    idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
-    ap, found = 0.0, 0
-    for r, hit in enumerate(hits[:100]):
-        if hit:
-            found += 1
-            ap += found / (r + 1)
-    first = next((r + 1 for r, hit in enumerate(hits[:10]) if hit), None)
-    return {
-        "ndcg@10": dcg / idcg if idcg else 0.0,
-        "map@100": ap / n_rel if n_rel else 0.0,
-        "recall@10": sum(hits[:10]) / n_rel if n_rel else 0.0,
-        "recall@100": sum(hits[:100]) / n_rel if n_rel else 0.0,
-        "mrr@10": 1.0 / first if first else 0.0,
-        "precision@10": sum(hits[:10]) / 10,
-    }
+    gains = [relevant.get(d, 0) for d in ranking]
+    hits = np.cumsum([1 if g else 0 for g in gains]) if gains else np.zeros(0)
+    ideal = sorted(relevant.values(), reverse=True)
+    first = next((r + 1 for r, g in enumerate(gains) if g), None)
+    out = {}
+    for k in cutoffs:
+        dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains[:k]) if g)
+        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal[:k]))
+        found = int(hits[min(k, len(hits)) - 1]) if len(hits) else 0
+        ap = sum(hits[r] / (r + 1) for r, g in enumerate(gains[:k]) if g)
+        out[f"ndcg@{k}"] = dcg / idcg if idcg else 0.0
+        out[f"map@{k}"] = float(ap) / n_rel if n_rel else 0.0
+        out[f"recall@{k}"] = found / n_rel if n_rel else 0.0
+        out[f"mrr@{k}"] = 1.0 / first if first is not None and first <= k else 0.0
+        out[f"precision@{k}"] = found / k
+    return out
 
 
-def evaluate_run(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> dict:
-    """Mean of each metric over the judged queries of the run (per-query values kept out)."""
-    per_query = [query_metrics(_ranked(run.get(q, {})), judged) for q, judged in qrels.items()]
-    return {m: float(np.mean([p[m] for p in per_query])) if per_query else 0.0
-            for m in BEIR_METRICS}
+def evaluate_run(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]],
+                 cutoffs: tuple[int, ...] | None = None) -> dict[str, float]:
+    """Mean of each metric over the judged queries of the run: the BEIR table's six metrics, or
+    every metric at each of `cutoffs` (what the MTEB results files hold)."""
+    wanted = cutoffs or (10, 100)
+    per_query = [query_metrics(_ranked(run.get(q, {})), judged, wanted)
+                 for q, judged in qrels.items()]
+    names = BEIR_METRICS if cutoffs is None else list(per_query[0]) if per_query else []
+    return {m: float(np.mean([p[m] for p in per_query])) if per_query else 0.0 for m in names}
