@@ -82,7 +82,7 @@ def test_no_size_flags_sizes_the_run_prints_an_estimate_and_finishes(pairs, tiny
     monkeypatch.setattr(train_module, "OVERRUN", float("inf"))  # the estimate stands, whatever the load
     out = tmp_path / "run"
     assert main(["train", "--input", str(pairs), "--output", str(out), "--model", str(tiny_model),
-                 "--time-budget", "40s", "--max-length", "16", "--lr", "1e-3", "--no-progress"]) == 0
+                 "--time-budget", "12s", "--max-length", "16", "--lr", "1e-3", "--no-progress"]) == 0
     err = capsys.readouterr().err
     saved = json.loads((out / "train_config.json").read_text())
     sizing = saved["sizing"]
@@ -90,7 +90,7 @@ def test_no_size_flags_sizes_the_run_prints_an_estimate_and_finishes(pairs, tiny
     assert saved["batch_size"] == sizing["batch_size"] in (8, 16, 32)  # halved for a short budget
     assert saved["steps"] == sizing["steps"] >= 1
     assert saved["temperature"] == default_temperature("gte", saved["batch_size"])
-    assert sizing["step_s"] > 0 and sizing["eval_s"] > 0 and sizing["budget_s"] == 40
+    assert sizing["step_s"] > 0 and sizing["eval_s"] > 0 and sizing["budget_s"] == 12
     assert f"batch {saved['batch_size']}, {saved['steps']} steps" in err
     assert "s/step measured" in err and "ETA" in err
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").open()]
@@ -110,7 +110,7 @@ def test_no_size_flags_sizes_the_run_prints_an_estimate_and_finishes(pairs, tiny
     # a rerun resumes with the sizing it made, never a new measurement
     capsys.readouterr()
     assert main(["train", "--input", str(pairs), "--output", str(out), "--model", str(tiny_model),
-                 "--time-budget", "40s", "--max-length", "16", "--lr", "1e-3", "--no-progress"]) == 0
+                 "--time-budget", "12s", "--max-length", "16", "--lr", "1e-3", "--no-progress"]) == 0
     assert "sized to" not in capsys.readouterr().err
     assert json.loads((out / "train_config.json").read_text())["sizing"] == sizing
 
