@@ -52,6 +52,7 @@ bench: $(STAMP) engines
 	$(BIN)/python benchmarks/bench_text_sources.py
 	sh benchmarks/fetch_code_repos.sh && $(BIN)/python benchmarks/bench_code_recall.py --before 197bb1e^
 	$(BIN)/python benchmarks/bench_removed.py
+	$(BIN)/python benchmarks/bench_throughput.py
 	$(BIN)/python benchmarks/bench_negatives.py --runs minilm:2000 tiny:10000 tiny:100000
 	$(BIN)/python benchmarks/bench_stages.py
 	$(BIN)/python benchmarks/bench_engines.py
