@@ -25,7 +25,7 @@ def normalize_paragraphs(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def latex_to_text(text: str) -> str:
+def pylatexenc_latex_to_text(text: str) -> str:
     """LaTeX markup to plain Unicode (accents, `\\emph{}`, math without `$`), via pylatexenc.
 
     Plain text is returned untouched: the parser costs about 1 ms per abstract, and most titles
