@@ -30,6 +30,15 @@ def test_identifies_languages_offline(code, monkeypatch):
     assert got == code and 0 < probability <= 1
 
 
+def test_a_text_that_opens_without_words_is_read_on():
+    """The first characters decide only when they are clear: code and numbers first, then
+    German, is German (as the whole text read to MAX_CHARS says)."""
+    opening = "x = 1; y = 2; print(x + y)  # 1234 5678 " * 8
+    text = opening + (SENTENCES["de"] + " ") * 12
+    assert identify_language(opening)[1] < 0.5
+    assert identify_language(text)[0] == "de"
+
+
 def _site(tmp_path):
     rows = []
     for i, text in enumerate(SENTENCES[c] for c in sorted(SENTENCES)):

@@ -279,3 +279,33 @@ def test_real_dump_sections(tmp_path):
                    for mark in ("[[", "{{", "'''", "<ref", "thumb|", "{|", "==", "wikitable"))
     drops = manifest.counters["drops"]
     assert drops["section_back_matter"] == 13 and drops["section_empty"] == 19
+
+
+@pytest.mark.parametrize("wiki, lang", [("de", "de"), ("simple", "en"), ("zh-yue", "zh"),
+                                        ("als", None), ("", None)])
+def test_pairs_carry_the_wikis_language(wiki, lang):
+    """A wiki's pairs are in its language: `lang` comes from the dump (ISO 639-1 codes only), so
+    the language rule identifies only pairs of wikis without one."""
+    page = {"title": "Köln", "ns": "0", "id": "1", "text": GERMAN, "lang": wiki}
+    out = extract_wikipedia_page(page, "x.xml:1")
+    assert out.pairs and {p["lang"] for p in out.pairs} == {lang}
+    assert {p["value"]["lang"] for p in out.parts if p.side == "link"} <= {lang}
+
+
+def test_mined_wikipedia_pairs_are_not_identified_again(tmp_path, monkeypatch):
+    import pairmill.extractors.rules as rules
+
+    def refuse(text):
+        raise AssertionError("identified a pair whose dump names its language")
+
+    monkeypatch.setattr(rules, "identify_language", refuse)
+    from .test_wikipedia import dump as wiki_dump
+    from .test_wikipedia import page_xml
+
+    path = tmp_path / "dewiki-latest-pages-articles.xml"
+    path.write_bytes(wiki_dump(page_xml(1, "Köln", GERMAN)).replace(b'xml:lang="en"', b'xml:lang="de"'))
+    out = tmp_path / "out"
+    assert main(["mine", "wikipedia", "--input", str(path), "--output", str(out)]) == 0
+    rows = [r for task in read_manifest(out).tasks.values() for f in task
+            for r in pq.read_table(out / f.path).to_pylist()]
+    assert rows and {r["lang"] for r in rows} == {"de"}

@@ -2,14 +2,21 @@
 
 py3langid (a numpy port of langid.py, 97 languages) ships its model inside its wheel, so nothing
 is downloaded at run time; fastText's lid.176 is fetched on first use and fails offline.
+
+Its cost grows with the text (a Python loop over every byte): a Stack Exchange answer read to
+1,500 characters took 60% of `mine stackexchange`. So a text is first identified on its first
+`FIRST_CHARS`, and read on to `MAX_CHARS` only when that verdict is below `CONFIDENT`: on the
+real samples (Stack Exchange, Reddit, arXiv, S2ORC, Wikipedia, web; 7,000 texts) every verdict
+equals the 1,500-character one, and 2.5% of texts are read twice.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-# identification is settled long before this; the cost grows with the length
+FIRST_CHARS = 300
 MAX_CHARS = 1500
+CONFIDENT = 0.999
 
 
 @lru_cache(maxsize=1)
@@ -29,5 +36,8 @@ def _identifier():
 
 def identify_language(text: str) -> tuple[str, float]:
     """(ISO 639-1 code, probability) of the text's language."""
-    code, probability = _identifier().classify(text[:MAX_CHARS])
+    classify = _identifier().classify
+    code, probability = classify(text[:FIRST_CHARS])
+    if probability < CONFIDENT and len(text) > FIRST_CHARS:
+        code, probability = classify(text[:MAX_CHARS])
     return code, float(probability)

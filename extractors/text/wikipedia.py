@@ -172,6 +172,17 @@ def _dump_language(page) -> str:
     return ""
 
 
+def pair_language(wiki: str) -> str | None:
+    """The `lang` of a wiki's pairs: its code when that is ISO 639-1 (`de`, `zh` of `zh-yue`,
+    `en` for `simple`), else None, left to identification. A wiki is written in its language,
+    so this is surer than identifying each passage (which read an English section as
+    Aragonese) and costs nothing: identification was the largest cost of `mine wikipedia`."""
+    code = re.split(r"[-_]", wiki.strip().lower(), maxsplit=1)[0]
+    if code == "simple":
+        return "en"
+    return code if re.fullmatch(r"[a-z]{2}", code) else None
+
+
 @functools.lru_cache(maxsize=64)
 def _file_language(path: str) -> str:
     """The wiki's code in a dump's file name (`dewiki-...-pages-articles.xml.bz2`), or ""."""
@@ -267,22 +278,24 @@ def _article(page: dict, title: str, origin: str, options: WikipediaOptions) -> 
     lead = next((p for p in _paragraphs(_plain(lead_text)) if word_count(p) >= options.min_lead_words),
                 "")
     page_origin = f"wikipedia:{title}"
+    language = page.get("lang") or _file_language(origin.rsplit(":", 1)[0])
+    lang = pair_language(language)
     if not lead:
         out.drop("no_lead")
     else:
         out.pairs.append(make_pair(ENTITY_DESCRIPTION, title, lead, SOURCE, page_origin,
-                                   meta={"page_id": str(page.get("id") or "")}))
+                                   lang=lang, meta={"page_id": str(page.get("id") or "")}))
         out.part("page", title, {"lead": lead})
     if options.section_pairs:
-        language = page.get("lang") or _file_language(origin.rsplit(":", 1)[0])
         _section_pairs(sections, title, str(page.get("id") or ""), back_matter_names(language),
-                       options, out)
-    _link_parts(text, title, options, out)
+                       options, out, lang)
+    _link_parts(text, title, options, out, lang)
     return out
 
 
 def _section_pairs(sections: list[Section], title: str, page_id: str,
-                   back_matter: frozenset[str], options: WikipediaOptions, out: Extraction) -> None:
+                   back_matter: frozenset[str], options: WikipediaOptions, out: Extraction,
+                   lang: str | None = None) -> None:
     """("Title: Heading: Subheading", the section's own text) for each flat section: the text
     runs up to the first subsection and is cleaned as the lead is, then without stray `==`
     lines."""
@@ -317,7 +330,8 @@ def _section_pairs(sections: list[Section], title: str, page_id: str,
         heading = path[-1][1]
         out.pairs.append(make_pair(
             SECTION_PASSAGE, ": ".join([title, *(h for _, h in path)]), passage, SOURCE,
-            f"wikipedia:{title}#{heading}", meta={"page_id": page_id, "section": heading}))
+            f"wikipedia:{title}#{heading}", lang=lang,
+            meta={"page_id": page_id, "section": heading}))
 
 
 def _heading_text(wikitext: str) -> str:
@@ -345,7 +359,8 @@ def _list_only(wikitext: str) -> bool:
     return listed > 0 and prose < (listed + prose) / 5
 
 
-def _link_parts(wikitext: str, title: str, options: WikipediaOptions, out: Extraction) -> None:
+def _link_parts(wikitext: str, title: str, options: WikipediaOptions, out: Extraction,
+                lang: str | None = None) -> None:
     """Sentences holding an article link, keyed by the (unresolved) target title."""
     emitted = 0
     if options.max_links_per_page == 0:
@@ -368,7 +383,7 @@ def _link_parts(wikitext: str, title: str, options: WikipediaOptions, out: Extra
             sentence = sentences[found]
             if word_count(sentence) < options.min_sentence_words:
                 continue
-            out.part("link", target, {"sentence": sentence, "from": title})
+            out.part("link", target, {"sentence": sentence, "from": title, "lang": lang})
             emitted += 1
             if emitted >= options.max_links_per_page:
                 return
@@ -396,7 +411,7 @@ def join_wikipedia_links(target: str, groups: dict[str, list[dict]]) -> Extracti
         if link["from"] == target:  # a link back to itself through a redirect
             continue
         out.pairs.append(make_pair(CITATION_REFERENCE, link["sentence"], lead, SOURCE,
-                                   f"wikipedia:{link['from']}->{target}",
+                                   f"wikipedia:{link['from']}->{target}", lang=link.get("lang"),
                                    meta={"from": link["from"], "target": target}))
     return out
 
