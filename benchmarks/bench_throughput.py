@@ -14,8 +14,11 @@ start-up. Per source:
              the JSON dumps, an lxml `iterparse` loop for the XML dumps, WikiExtractor
              (`--processes 1`, in a subprocess, marginal) for Wikipedia, trafilatura and
              resiliparse main-text extraction for web pages, a tree-sitter parse for code;
-  extractor  pairmill's reader and pure extractor over the same files, no Beam (the plain loop);
-  rules      the rules every mined pair passes (language, personal data) over those pairs;
+  extractor  pairmill's reader and pure extractor over the same files, then the source's pure join
+             functions over the join parts grouped in a dict: the plain loop, no Beam (a join
+             is the extractor's work; only the shuffle that feeds it is Beam's);
+  rules      the rules every mined pair passes (language, personal data) over those pairs, the
+             joined ones included;
   command    `pairmill mine SOURCE` end to end in a subprocess on the local runner (FnApiRunner:
              joins, exact dedup, Parquet, manifest); `overhead` = its marginal CPU time over the
              extractor's (goal: at most 1.5), `startup_s` = the small run's CPU time minus its
@@ -281,7 +284,9 @@ WORKLOADS = {"reddit": reddit, "stackexchange": stackexchange, "arxiv": arxiv, "
 # --- the three measured things -----------------------------------------------------------------
 
 def extract_only(source: str, args: list[str]) -> list[dict]:
-    """pairmill's readers and pure extractors over the inputs, no Beam: the pairs they return."""
+    """pairmill's readers and pure extractors over the inputs, no Beam, then the source's join
+    functions over their parts held in a dict (what a plain script would do in memory): the pairs
+    `mine` makes, without Beam's shuffle."""
     from pairmill.cli import build_parser
     from pairmill.commands import command
     from pairmill.extractors.inputs import open_input
@@ -294,6 +299,12 @@ def extract_only(source: str, args: list[str]) -> list[dict]:
     spec = source_spec(config.source)
     options = spec.prepare(config.options, config.inputs)
     pairs: list[dict] = []
+    parts: list[tuple[str, str, dict]] = []
+
+    def take(result) -> None:
+        pairs.extend(result.pairs)
+        parts.extend(result.parts)
+
     for kind_name, unit in resolve_inputs(spec, config.inputs):
         kind = spec.kind(kind_name)
         extract = kind.extract(options)
@@ -301,13 +312,39 @@ def extract_only(source: str, args: list[str]) -> list[dict]:
             for sub in kind.units(unit, options):
                 for locator, record, _ in kind.read(sub, options):
                     if not isinstance(record, (Skipped, Unreadable)):
-                        pairs += extract(record, locator).pairs
+                        take(extract(record, locator))
             continue
         path, _label = unit
         with open_input(path, kind.archive_member) as stream:
             for locator, record in kind.records(stream):
                 if not isinstance(record, (Skipped, Unreadable)):
-                    pairs += extract(record, f"{path}:{locator}").pairs
+                    take(extract(record, f"{path}:{locator}"))
+    return pairs + join_in_memory(tuple(spec.joins(options)), parts)
+
+
+def join_in_memory(stages: tuple, parts: list[tuple[str, str, dict]]) -> list[dict]:
+    """The join stages over parts grouped in a dict, reducers applied as parts arrive, parts a
+    later stage reads carried on: `pipelines/mine.py`'s `join_and_write` without Beam."""
+    pairs: list[dict] = []
+    for number, stage in enumerate(stages):
+        later = {side for after in stages[number + 1:] for side in after.sides}
+        groups: dict[str, dict[str, list[dict]]] = {}
+        carried = []
+        for side, key, value in parts:
+            if side in stage.sides:
+                values = groups.setdefault(key, {s: [] for s in stage.sides})[side]
+                better = stage.reducers.get(side)
+                if better is not None and values:
+                    values[0] = better(values[0], value)
+                else:
+                    values.append(value)
+            if side in later:
+                carried.append((side, key, value))
+        for key, grouped in groups.items():
+            result = stage.join(key, grouped)
+            pairs.extend(result.pairs)
+            carried.extend(result.parts)
+        parts = carried
     return pairs
 
 

@@ -11,7 +11,6 @@ Dataflow or Spark over a full dump.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -256,9 +255,10 @@ class ApplyRules(CountsPerBundle):
 
 
 class JoinGroups(CountsPerBundle):
-    """(key, [(side, value)]) grouped by key -> {side: values} -> the stage's pure join function
-    (what CoGroupByKey gives, without its two steps per part); its drops leave once per bundle
-    (most keys end in a drop: a submission nobody answered)."""
+    """(key, parts grouped by key) -> {side: values} -> the stage's pure join function (what
+    CoGroupByKey gives, without its two steps per part); its drops leave once per bundle (most
+    keys end in a drop: a submission nobody answered). Parts come as [(side, value)] from a
+    GroupByKey, or as {side: values} from `JoinSides`."""
 
     def __init__(self, stage: JoinStage, spec: SourceSpec | str):
         self._stage = stage
@@ -268,33 +268,66 @@ class JoinGroups(CountsPerBundle):
         self._spec = resolve_spec(self._spec_ref)
 
     def process(self, element):
-        key, tagged = element
+        key, parts = element
         grouped: dict[str, list] = {side: [] for side in self._stage.sides}
-        for side, value in tagged:
-            grouped[side].append(value)
+        if isinstance(parts, dict):
+            grouped.update(parts)
+        else:
+            for side, value in parts:
+                grouped[side].append(value)
         yield from emit(self._stage.join(key, grouped), self._spec, self._counts)
 
 
-_GROUPED = "_grouped"  # the tag of (key, (side, value)) of the sides grouped as they are
+class JoinSides(beam.CombineFn):
+    """(side, value) parts of one key -> {side: values}, a side with a reducer holding only its
+    best value. One combine instead of a combine per reduced side and then a GroupByKey: each
+    part crosses one shuffle, not two, and runners pre-combine the reduced sides before it."""
+
+    def __init__(self, reducers):
+        self._reducers = dict(reducers)
+
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, held: dict, part) -> dict:
+        side, value = part
+        values = held.get(side)
+        if values is None:
+            held[side] = [value]
+        elif side in self._reducers:
+            values[0] = self._reducers[side](values[0], value)
+        else:
+            values.append(value)
+        return held
+
+    def merge_accumulators(self, accumulators) -> dict:
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for held in accumulators:
+            for side, values in held.items():
+                for value in values:
+                    self.add_input(merged, (side, value))
+        return merged
+
+    def extract_output(self, held: dict) -> dict:
+        return held
+
+
+_GROUPED = "_grouped"  # the tag of (key, (side, value)) of the sides of this stage
 _LATER = "_later"  # the tag of join parts kept for a later stage
 
 
 class _BySide(beam.DoFn):
-    """Join parts -> (key, (side, value)) for the sides of one stage, (key, value) on the side's
-    own output for the sides whose best part is chosen first (`reduced`), and the parts of
-    `later` stages' sides as they are on `_LATER`: one step per part."""
+    """Join parts -> (key, (side, value)) for the sides of one stage, and the parts of `later`
+    stages' sides as they are on `_LATER`: one step per part."""
 
-    def __init__(self, sides: tuple[str, ...], reduced: tuple[str, ...] = (),
-                 later: frozenset[str] = frozenset()):
-        self._grouped = frozenset(sides) - frozenset(reduced)
-        self._reduced, self._later = frozenset(reduced), later
+    def __init__(self, sides: tuple[str, ...], later: frozenset[str] = frozenset()):
+        self._sides, self._later = frozenset(sides), later
 
     def process(self, part):
         side, key, value = part  # a JoinPart, or the plain tuple it travels on as
-        if side in self._grouped:
+        if side in self._sides:
             yield beam.pvalue.TaggedOutput(_GROUPED, (key, (side, value)))
-        elif side in self._reduced:
-            yield beam.pvalue.TaggedOutput(side, (key, value))
         if side in self._later:  # a plain tuple: Beam's coders pickle named tuples
             yield beam.pvalue.TaggedOutput(_LATER, (side, key, value))
 
@@ -352,20 +385,13 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
     for number, stage in enumerate(stages):
         # parts a later stage reads travel on; the others end here, never encoded again
         later = frozenset(side for after in stages[number + 1:] for side in after.sides)
-        reduced = tuple(side for side in stage.sides if side in stage.reducers)
         split = parts | f"Join{number}Sides" >> beam.ParDo(
-            _BySide(stage.sides, reduced, later)).with_outputs(_GROUPED, *reduced, _LATER)
-        tagged = [split[_GROUPED]]
-        for side in reduced:  # only the best part of this side per key travels
-            better = stage.reducers[side]
-            tagged.append(split[side]
-                          | f"Join{number}Best{side}" >> beam.CombinePerKey(
-                              lambda values, better=better: functools.reduce(better, values))
-                          | f"Join{number}Tag{side}" >> beam.MapTuple(
-                              lambda key, value, side=side: (key, (side, value))))
-        grouped = (tagged
-                   | f"Join{number}Tagged" >> beam.Flatten()
-                   | f"Join{number}Group" >> beam.GroupByKey())
+            _BySide(stage.sides, later)).with_outputs(_GROUPED, _LATER)
+        if stage.reducers:  # only the best part of a reduced side per key travels
+            grouped = split[_GROUPED] | f"Join{number}Group" >> beam.CombinePerKey(
+                JoinSides(stage.reducers))
+        else:
+            grouped = split[_GROUPED] | f"Join{number}Group" >> beam.GroupByKey()
         joined = _outputs(grouped, JoinGroups(stage, spec), f"Join{number}")
         pairs.append(joined.pairs)
         letters.append(joined[DEAD_LETTERS])
