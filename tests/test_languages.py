@@ -71,6 +71,27 @@ def test_every_text_pair_gets_its_language_and_languages_keeps_those(tmp_path):
     assert drops["language"] == total - len(rows) == 10
 
 
+def test_a_question_is_identified_once_and_its_answer_pair_shares_its_language(tmp_path,
+                                                                              monkeypatch):
+    import pairmill.extractors.rules as rules
+    import pairmill.extractors.text.stackexchange as stackexchange
+
+    texts = []
+    monkeypatch.setattr(stackexchange, "identify_language",
+                        lambda text: (texts.append(text), identify_language(text))[1])
+    monkeypatch.setattr(rules, "identify_language",
+                        lambda text: pytest.fail("a Stack Exchange pair identified again"))
+    out = tmp_path / "out"
+    assert main(["mine", "stackexchange", "--input", str(_site(tmp_path)), "--output",
+                 str(out)]) == 0
+    rows = [r for f in out.glob("data/*/*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert len(texts) == len(SENTENCES) and len(rows) == 2 * len(SENTENCES)
+    by_task = {task: {r["query"].split("\n")[0]: r["lang"] for r in rows if r["task"] == task}
+               for task in {r["task"] for r in rows}}
+    assert by_task["stackexchange_question_answer"] == by_task["stackexchange_title_body"]
+    assert set(by_task["stackexchange_title_body"].values()) == set(SENTENCES)
+
+
 def test_a_bad_language_code_is_refused_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["mine", "stackexchange", "--input", str(_site(tmp_path)), "--output",

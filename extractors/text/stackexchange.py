@@ -22,6 +22,7 @@ from ...schemas import make_pair
 from ...schemas.settings import non_negative_int, setting
 from ..result import Extraction, Unreadable
 from ..spec import InputKind, JoinStage, SourceSpec, Task
+from .language import identify_language
 from .social import is_link_only
 from .textnorm import html_to_text, normalize_whitespace
 from .words import word_count
@@ -126,9 +127,12 @@ def extract_stackexchange_post(row: dict, origin: str,
         out.part("question", f"{site}:{post_id}", {"dropped": reason})
         return out
     meta = {"post_id": post_id, "tags": _tags(row.get("Tags") or "")}
+    # identified once per question (the text the title_body pair would be identified on) and
+    # given to its question_answer pair too: an answer is in its question's language
+    lang = identify_language(f"{title}\n{body}")[0]
     out.pairs.append(make_pair(TITLE_BODY, title, body, SOURCE, origin,
-                               score=float(_int(row.get("Score"))), meta=meta))
-    question = {"title": title, "body": body, "origin": origin,
+                               score=float(_int(row.get("Score"))), lang=lang, meta=meta))
+    question = {"title": title, "body": body, "origin": origin, "lang": lang,
                 "accepted": row.get("AcceptedAnswerId") or "", **meta}
     notice = _DUPLICATE_NOTICE.match(row.get("Body") or "")
     if notice:  # only duplicate pairs use it; title_body and question_answer keep the body whole
@@ -192,7 +196,7 @@ def join_stackexchange_answers(question_key: str, groups: dict[str, list[dict]])
         answer = min(positive, key=lambda a: (-a["score"], _int(a["id"], 1 << 62), a["id"]))
     out.pairs.append(make_pair(
         QUESTION_ANSWER, f"{question['title']}\n\n{question['body']}", answer["body"], SOURCE,
-        question["origin"], score=float(answer["score"]),
+        question["origin"], score=float(answer["score"]), lang=question.get("lang"),
         meta={"post_id": question["post_id"], "answer_id": answer["id"], "tags": question["tags"],
               "accepted": "true" if accepted else "false"}))
     return out
