@@ -16,12 +16,27 @@ splits a function into its code without comments and docstrings and the prose of
 with the code extractor's tree-sitter grammars (or a regex for other languages).
 
 A benchmark is held as one sorted array of 64-bit n-gram hashes (`NgramIndex`): 8 bytes per
-n-gram held and 32 at the peak of the merge, measured with tracemalloc, against 162 for a
+n-gram held and 25 at the peak of the build, measured with tracemalloc, against 162 for a
 Python set of 13-word strings (`benchmarks/bench_decontamination.py`); a lookup is one
 `searchsorted` per batch. It holds the `ngram`-grams of every text, its `min_tokens`-grams (a text shorter
 than `ngram` is inside a benchmark text when all of its `min_tokens`-grams are), and the whole
 hash of each text shorter than `ngram`. A false match needs a 64-bit collision: about 1e-11
 per lookup against 200 million n-grams.
+
+Past memory (`--decontamination-memory-mb`, 1 GiB a benchmark in each worker by default): a
+benchmark whose merge would pass it (all of BEIR's corpora are billions of n-grams, MS MARCO's
+alone about 0.74 billion: 19-24 GB at the merge's peak) is merged on disk (`build_index_on_disk`):
+its parts, already sorted, are merged in memory-sized runs on local scratch disk and the runs
+merged a fan-in at a time, read in slices, into one sorted file. Its lookups (`DiskNgramIndex`)
+hold only a Bloom filter (half the budget, up to 16 bits an n-gram) and fences (every 512th
+hash or sparser, at most an eighth of it): the filter rules out most absent hashes, the fences
+narrow a present or falsely passed one to a 4 KiB block of the file, and a binary search there
+answers exactly. The file is the in-memory array, byte for byte, so removals are identical; the
+budget only trades lookup speed. A Bloom filter alone would not do: its false positives are
+removals, and a pair has hundreds of n-grams (1e-3 a lookup removes 18% of 200-gram pairs).
+Confirming the filter's candidates by a second read of the benchmark would be exact too, but
+it needs every pair's candidates gathered before that read, a shuffle of the pairs' hashes that
+the sorted file avoids: it answers a candidate at once from one page.
 """
 
 from __future__ import annotations
@@ -30,14 +45,24 @@ import functools
 import hashlib
 import importlib
 import io
+import math
+import os
 import re
+import tempfile
 import textwrap
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..extractors.code.languages import LANGUAGES
-from .settings import DECONTAMINATION_MIN_TOKENS, DECONTAMINATION_NGRAM
+from ..schemas import storage
+from .settings import (
+    DECONTAMINATION_MEMORY_MB,
+    DECONTAMINATION_MIN_TOKENS,
+    DECONTAMINATION_NGRAM,
+)
 
 MAX_NGRAM = 64
 _WORD = re.compile(r"\w+")
@@ -81,6 +106,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = x ^ (x >> np.uint64(27))
         x = x * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique of an array the caller owns, sorting it in place: np.unique was 50-70x slower
+    on 64-bit hashes here (numpy 2.4: 0.83 s against 0.013 s for a million), and its copy makes
+    the peak 25 bytes a hash against 17."""
+    values.sort()
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def _windows(ids: np.ndarray, doc: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,9 +247,15 @@ class NgramIndex:
         return cls(arrays["grams"], tuple(arrays["short"].tolist()), ngram, min_tokens)
 
     def _held(self, hashes: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(self.grams, hashes)
-        found = at < len(self.grams)
-        found[found] = self.grams[at[found]] == hashes[found]
+        # sorted keys: numpy's binary search starts from the last one's place, and the array is
+        # read in order (13x faster for a million keys against 5 million hashes)
+        order = np.argsort(hashes)
+        keys = hashes[order]
+        at = np.searchsorted(self.grams, keys)
+        held = at < len(self.grams)
+        held[held] = self.grams[at[held]] == keys[held]
+        found = np.empty_like(held)
+        found[order] = held
         return found
 
     def matches(self, texts: list[str]) -> list[tuple[int, int] | None]:
@@ -261,13 +303,13 @@ def benchmark_grams(texts: list[str], ngram: int = DECONTAMINATION_NGRAM,
         grams, at = _windows(ids, doc, size)
         whole = (lengths[doc[at]] == size) & (at == np.searchsorted(doc, doc[at]))
         parts.append(grams[whole])
-    return np.unique(np.concatenate(parts)), short
+    return _sorted_unique(np.concatenate(parts)), short
 
 
 def build_index(batches: list[tuple[np.ndarray, set[int]]], ngram: int = DECONTAMINATION_NGRAM,
                 min_tokens: int = DECONTAMINATION_MIN_TOKENS) -> NgramIndex:
     """One index from the `benchmark_grams` of its batches."""
-    grams = np.unique(np.concatenate([g for g, _ in batches])) if batches else \
+    grams = _sorted_unique(np.concatenate([g for g, _ in batches])) if batches else \
         np.zeros(0, dtype=np.uint64)
     short = sorted(set().union(*(s for _, s in batches))) if batches else []
     return NgramIndex(grams, tuple(short), ngram, min_tokens)
@@ -277,3 +319,317 @@ def overlap_words(text: str, match: tuple[int, int]) -> str:
     """The tokens of a match, for a report's example."""
     first, size = match
     return " ".join(words(text)[first: first + size])
+
+
+# --- past memory: an index merged on disk ------------------------------------------------------
+
+MEMORY = DECONTAMINATION_MEMORY_MB << 20
+# the in-memory build's peak, counted on the parts' n-grams before dedup: 25.2 measured from
+# texts with the parts held (benchmarks/bench_decontamination.py), 32 leaves room
+BUILD_BYTES_PER_NGRAM = 32
+HELD_BYTES_PER_NGRAM = 8
+MIN_BUFFER = 1024  # n-grams read from a run at a time, at the least
+BLOCK = 512  # n-grams between two fences at the least: one 4 KiB page of the file
+MAX_BLOOM_BITS = 16  # bits per n-gram past which a Bloom filter saves hardly any read (0.05%)
+MAX_BLOOM_K = 11
+_BLOOM_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def fits_in_memory(ngrams: int, memory: int = MEMORY) -> bool:
+    """Whether `ngrams` hashes are merged in memory within `memory` bytes (the peak of the merge
+    is `BUILD_BYTES_PER_NGRAM` bytes each); otherwise `build_index_on_disk` merges them."""
+    return ngrams * BUILD_BYTES_PER_NGRAM <= memory
+
+
+@dataclass
+class BloomFilter:
+    """A Bloom filter over n-gram hashes, in front of the file's exact lookup: it only decides
+    which lookups read the file, so its false positives cost reads, never wrong removals. The
+    keys are already mixed 64-bit hashes; the k positions are h1 + i*h2 (Kirsch-Mitzenmacher),
+    h2 a second mix of the key."""
+
+    bits: np.ndarray  # uint64 words
+    k: int
+
+    @classmethod
+    def sized(cls, keys: int, nbytes: int) -> BloomFilter | None:
+        """A filter for `keys` keys in at most `nbytes` (up to `MAX_BLOOM_BITS` a key), with the
+        k that minimises false positives at that size; None when `nbytes` holds nothing useful."""
+        words = min(nbytes // 8, -(-keys * MAX_BLOOM_BITS // 64))
+        if words < 8 or keys < 1:
+            return None
+        k = round(words * 64 / keys * math.log(2))
+        return cls(np.zeros(words, dtype=np.uint64), min(MAX_BLOOM_K, max(1, k)))
+
+    def _positions(self, keys: np.ndarray) -> Iterator[np.ndarray]:
+        m = np.uint64(self.bits.size * 64)
+        with np.errstate(over="ignore"):
+            step = _mix(keys ^ _BLOOM_SALT) | np.uint64(1)
+            at = keys.copy()
+            for _ in range(self.k):
+                yield at % m
+                at += step
+
+    def add(self, keys: np.ndarray) -> None:
+        for pos in self._positions(keys):
+            np.bitwise_or.at(self.bits, pos >> np.uint64(6),
+                             np.left_shift(np.uint64(1), pos & np.uint64(63)))
+
+    def might_hold(self, keys: np.ndarray) -> np.ndarray:
+        """False for a key certainly absent; True for one held (or a false positive)."""
+        held = np.ones(len(keys), dtype=bool)
+        for pos in self._positions(keys):
+            held &= ((self.bits[pos >> np.uint64(6)] >> (pos & np.uint64(63))) & np.uint64(1)) \
+                .astype(bool)
+        return held
+
+
+@dataclass
+class DiskNgramIndex(NgramIndex):
+    """A benchmark's sorted hashes in a file (`grams` is a read-only memmap), found through a
+    Bloom filter and fences held in memory: the filter rules out most absent hashes without a
+    read, `fences` (every `block`-th hash) narrows a lookup to one block of the file, which a
+    binary search in the memmap reads from the page cache or the disk. The answer is exactly the
+    in-memory array's; only its speed depends on the memory given."""
+
+    fences: np.ndarray | None = None
+    block: int = BLOCK
+    bloom: BloomFilter | None = None
+
+    def to_bytes(self) -> bytes:
+        raise TypeError("an index on disk travels as the location of its head, not its bytes")
+
+    def held_bytes(self) -> int:
+        """Bytes this index holds in memory (the file's pages are the OS's page cache)."""
+        return self.fences.nbytes + (self.bloom.bits.nbytes if self.bloom else 0)
+
+    def _held(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashes), dtype=bool)
+        n = len(self.grams)
+        if not n or not len(hashes):
+            return found
+        ask = np.flatnonzero(self.bloom.might_hold(hashes)) if self.bloom else \
+            np.arange(len(hashes))
+        ask = ask[np.argsort(hashes[ask], kind="stable")]  # in file order: pages read once
+        keys = hashes[ask]
+        block = np.searchsorted(self.fences, keys, side="right") - 1  # -1: below the first
+        inside = block >= 0
+        ask, keys = ask[inside], keys[inside]
+        lo = block[inside] * self.block
+        hi = np.minimum(lo + self.block, n)
+        for _ in range(self.block.bit_length()):  # lower bound inside the block
+            live = np.flatnonzero(lo < hi)
+            if not len(live):
+                break
+            mid = (lo[live] + hi[live]) // 2
+            less = np.asarray(self.grams[mid]) < keys[live]
+            lo[live] = np.where(less, mid + 1, lo[live])
+            hi[live] = np.where(less, hi[live], mid)
+        there = lo < n
+        found[ask[there]] = np.asarray(self.grams[lo[there]]) == keys[there]
+        return found
+
+
+class _Run:
+    """A sorted run of unique hashes (inline bytes, or a file local or remote), read in
+    slices so that no run is ever held whole."""
+
+    def __init__(self, source: bytes | str, count: int):
+        self.source, self.count = source, count
+        self._remote = None
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        count = max(0, min(count, self.count - start))
+        if isinstance(self.source, bytes):
+            return np.frombuffer(self.source, dtype=np.uint64, count=count, offset=start * 8)
+        if "://" not in self.source:
+            return np.fromfile(self.source, dtype=np.uint64, count=count, offset=start * 8)
+        if self._remote is None:
+            self._remote = storage.open_input(self.source)
+        return np.frombuffer(self._remote.read_at(count * 8, start * 8), dtype=np.uint64)
+
+    def slices(self, size: int) -> Iterator[np.ndarray]:
+        for start in range(0, self.count, size):
+            yield self.read(start, size)
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
+
+
+def _merge(runs: list[_Run], buffer: int) -> Iterator[np.ndarray]:
+    """The sorted union of sorted runs, in ascending slices, holding `buffer` hashes of each.
+    Every round takes from all runs every hash up to the smallest last hash among the buffers
+    of runs with more to read: nothing at or below it is left anywhere, so slices never
+    overlap."""
+    buffers = [run.read(0, buffer) for run in runs]
+    at = [len(b) for b in buffers]
+    while any(len(b) for b in buffers):
+        more = [b[-1] for i, b in enumerate(buffers) if len(b) and at[i] < runs[i].count]
+        cutoff = min(more) if more else None
+        taken = []
+        for i, b in enumerate(buffers):
+            cut = len(b) if cutoff is None else int(np.searchsorted(b, cutoff, side="right"))
+            taken.append(b[:cut])
+            buffers[i] = b[cut:]
+        merged = np.concatenate(taken)
+        del taken
+        merged = _sorted_unique(merged)
+        for i, b in enumerate(buffers):  # after the merge: a spent buffer is freed first
+            if not len(b) and at[i] < runs[i].count:
+                buffers[i] = runs[i].read(at[i], buffer)
+                at[i] += len(buffers[i])
+        if len(merged):
+            yield merged
+    for run in runs:
+        run.close()
+
+
+def _write_run(slices: Iterator[np.ndarray], path: str) -> _Run:
+    count = 0
+    with open(path, "wb") as out:
+        for values in slices:
+            values.tofile(out)
+            count += len(values)
+    return _Run(path, count)
+
+
+def _runs_within(parts: list[tuple[bytes | str, int]], memory: int, scratch: str) -> list[_Run]:
+    """The parts as sorted runs: small parts merged in memory `memory / 32` hashes at a time,
+    each part bigger than that a run as it is (each part is sorted and unique already)."""
+    capacity = max(MIN_BUFFER, memory // BUILD_BYTES_PER_NGRAM)
+    runs: list[_Run] = []
+    group: list[_Run] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal group, held
+        if group:
+            values = _sorted_unique(np.concatenate([r.read(0, r.count) for r in group]))
+            path = os.path.join(scratch, f"run{len(runs)}.u64")
+            values.tofile(path)
+            runs.append(_Run(path, len(values)))
+        group, held = [], 0
+
+    for source, count in parts:
+        if count > capacity:
+            runs.append(_Run(source, count))
+            continue
+        if held + count > capacity:
+            flush()
+        group.append(_Run(source, count))
+        held += count
+    flush()
+    return runs
+
+
+def build_index_on_disk(parts: list[tuple[bytes | str, int]], short: set[int], location: str,
+                        memory: int = MEMORY, ngram: int = DECONTAMINATION_NGRAM,
+                        min_tokens: int = DECONTAMINATION_MIN_TOKENS) -> tuple[str, int]:
+    """One index from `benchmark_grams` parts too big to merge in `memory` bytes: (sorted
+    unique hashes, their count) per part, inline or in files. An external merge: the parts
+    become runs on local scratch disk, runs are merged `fan-in` at a time (each read in
+    slices) until one is left, and that one is written to `location`.u64 while its fences and
+    Bloom filter are made; the head (`location`.npz, what `load_index` reads) holds those and
+    the file's location. Nothing here holds more than about `memory` bytes. Returns (head,
+    n-grams held)."""
+    with tempfile.TemporaryDirectory(prefix="pairmill-ngrams-") as scratch:
+        runs = _runs_within(parts, memory, scratch)
+        fan_in = max(2, memory // (BUILD_BYTES_PER_NGRAM * MIN_BUFFER))
+        rounds = 0
+        while len(runs) > 1:
+            merged = []
+            for i in range(0, len(runs), fan_in):
+                group = runs[i:i + fan_in]
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                buffer = max(MIN_BUFFER, memory // (BUILD_BYTES_PER_NGRAM * len(group)))
+                path = os.path.join(scratch, f"merge{rounds}.{i}.u64")
+                merged.append(_write_run(_merge(group, buffer), path))
+                for run in group:  # so scratch holds about two rounds at most
+                    if isinstance(run.source, str) and run.source.startswith(scratch):
+                        os.remove(run.source)
+            runs, rounds = merged, rounds + 1
+        final = runs[0] if runs else _Run(b"", 0)
+        head = _publish(final, location, memory)
+    arrays = {**head, "short": np.array(sorted(short), dtype=np.int64),
+              "sizes": np.array([ngram, min_tokens], dtype=np.int64)}
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    storage.write_bytes(f"{location}.npz", out.getvalue())
+    return f"{location}.npz", final.count
+
+
+def _publish(run: _Run, location: str, memory: int) -> dict[str, np.ndarray]:
+    """Write the merged run to `location`.u64 in slices, making its fences and Bloom filter
+    (`location`.bloom) on the way, unless its array fits `memory` whole (then lookups read it
+    into memory and need neither)."""
+    n = run.count
+    on_disk = n * HELD_BYTES_PER_NGRAM > memory
+    block = BLOCK
+    while on_disk and -(-n // block) * 8 > memory // 8:
+        block *= 2
+    bloom = BloomFilter.sized(n, memory // 2) if on_disk else None
+    size = max(MIN_BUFFER, memory // 256)  # a slice, and the filter's temporaries (48 bytes each)
+    fences = np.zeros(-(-n // block) if on_disk else 0, dtype=np.uint64)
+    at = 0
+    with storage.committed_output(f"{location}.u64") as out:
+        for values in run.slices(size):
+            out.write(values)
+            if on_disk:  # every block-th hash of the whole file
+                first = -at % block
+                fences[(at + first) // block:][:len(values[first::block])] = values[first::block]
+            if bloom is not None:
+                bloom.add(values)
+            at += len(values)
+    run.close()
+    if bloom is not None:
+        with storage.committed_output(f"{location}.bloom") as out:
+            out.write(bloom.bits)
+    return {"path": np.array(storage.absolute(location)), "build": np.array(uuid.uuid4().hex),
+            "count": np.array(n, dtype=np.int64),
+            "memory": np.array(memory, dtype=np.int64), "block": np.array(block, dtype=np.int64),
+            "fences": fences,
+            "bloom_k": np.array(bloom.k if bloom else 0, dtype=np.int64)}
+
+
+def _local_copy(location: str, build: str) -> str:
+    """A local path of a file of hashes: itself when local, else a copy under the temporary
+    folder made once per machine and build (a memmap needs a local file; `build` tells a
+    rebuilt file at the same location from the copy of an older one)."""
+    if "://" not in location:
+        return location
+    name = hashlib.blake2b(f"{location}\n{build}".encode(), digest_size=12).hexdigest()
+    path = os.path.join(tempfile.gettempdir(), f"pairmill-ngrams-{name}.u64")
+    if not os.path.exists(path):
+        partial = f"{path}.{os.getpid()}.tmp"
+        with storage.open_input(location) as source, open(partial, "wb") as out:
+            while chunk := source.read(1 << 24):
+                out.write(chunk)
+        os.replace(partial, path)
+    return path
+
+
+def load_index(location: str) -> NgramIndex:
+    """An index from its file: an in-memory `NgramIndex` (`to_bytes`), or the head written by
+    `build_index_on_disk`, whose hashes are read into memory when they fit its budget and
+    otherwise looked up in place (`DiskNgramIndex`)."""
+    data = storage.read_bytes(location)
+    arrays = np.load(io.BytesIO(data))
+    if "fences" not in arrays:
+        return NgramIndex.from_bytes(data)
+    ngram, min_tokens = arrays["sizes"].tolist()
+    short, path, n = tuple(arrays["short"].tolist()), str(arrays["path"]), int(arrays["count"])
+    if n * HELD_BYTES_PER_NGRAM <= int(arrays["memory"]) or not n:
+        grams = np.frombuffer(storage.read_bytes(f"{path}.u64"), dtype=np.uint64) if n else \
+            np.zeros(0, dtype=np.uint64)
+        return NgramIndex(grams, short, ngram, min_tokens)
+    k = int(arrays["bloom_k"])
+    bloom = BloomFilter(np.frombuffer(storage.read_bytes(f"{path}.bloom"), dtype=np.uint64), k) \
+        if k else None
+    grams = np.memmap(_local_copy(f"{path}.u64", str(arrays["build"])), dtype=np.uint64,
+                      mode="r", shape=(n,))
+    return DiskNgramIndex(grams, short, ngram, min_tokens, fences=arrays["fences"],
+                          block=int(arrays["block"]), bloom=bloom)

@@ -23,6 +23,9 @@ DEFAULT_ROWS_PER_FILE = 100_000
 # containment
 DECONTAMINATION_NGRAM = 13
 DECONTAMINATION_MIN_TOKENS = 8
+# memory for one benchmark's n-grams in a worker that builds or checks against its index; past
+# it the index is merged on disk and looked up through a Bloom filter (dataset/contamination.py)
+DECONTAMINATION_MEMORY_MB = 1024
 
 
 def row_group_size_setting():
@@ -111,6 +114,11 @@ class DedupConfig:
     decontamination_min_tokens: int = setting(
         DECONTAMINATION_MIN_TOKENS, "texts shorter than this many tokens never match by "
                                     "containment (ngram mode)", type=positive_int)
+    decontamination_memory_mb: int = setting(
+        DECONTAMINATION_MEMORY_MB, "memory, in MiB, for one benchmark's n-grams in each worker "
+                                   "(ngram mode): a benchmark that needs more is merged on disk "
+                                   "and looked up through a Bloom filter, with the same result",
+        type=positive_int)
     write: WriteSettings | None = setting(None, cli=False)
     beam_args: list[str] = setting([], cli=False)
 

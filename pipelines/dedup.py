@@ -2,9 +2,10 @@
 
 Decontamination by n-gram overlap (the default, dataset.contamination): each benchmark's texts
 are hashed into n-grams in parallel, merged into one sorted array per benchmark (written under
-the spill folder), and every worker checks its pairs against them as a side input that carries
-only the arrays' paths. A benchmark is small beside the mined data, so this costs no shuffle of
-pairs; only the verdicts of contaminated pairs join the decisions below.
+the spill folder; merged on disk and looked up through a Bloom filter past
+`--decontamination-memory-mb`), and every worker checks its pairs against them as a side input
+that carries only the arrays' paths. A benchmark is small beside the mined data, so this costs
+no shuffle of pairs; only the verdicts of contaminated pairs join the decisions below.
 
 Shuffles carry ids, band keys and signatures, never texts:
   1. read pairs, sign them in batches (dataset.minhash), emit small sketches;
@@ -28,8 +29,10 @@ import functools
 import hashlib
 import io
 import json
+import os
 import pickle
 import re
+import tempfile
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -40,10 +43,14 @@ import pyarrow.parquet as pq
 
 from ..dataset.contamination import (
     MAX_NGRAM,
+    MEMORY,
     NgramIndex,
     benchmark_grams,
     build_index,
+    build_index_on_disk,
     comparable_texts,
+    fits_in_memory,
+    load_index,
     overlap_words,
 )
 from ..dataset.minhash import LshBands, estimated_jaccard, signatures
@@ -333,12 +340,13 @@ class Decontamination:
     ngram: int = DECONTAMINATION_NGRAM
     min_tokens: int = DECONTAMINATION_MIN_TOKENS
     report_path: str | None = None
+    memory: int = MEMORY  # bytes for one benchmark's n-grams in a worker
 
 
 def benchmark_parts(batch: list[tuple[str, str]], decon: Decontamination, folder: str | None
                     ) -> Iterator[tuple[str, tuple]]:
     """A batch of (eval id, text) -> per benchmark: (its n-grams, spilled to a file when
-    there is a folder, else inline; texts read; lengths of its short texts)."""
+    there is a folder, else inline; texts read; lengths of its short texts; n-gram count)."""
     by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for eval_id, text in batch:
         by_label[eval_id.split(":", 1)[0]].append((eval_id, text))
@@ -352,31 +360,44 @@ def benchmark_parts(batch: list[tuple[str, str]], decon: Decontamination, folder
             path = storage.join(folder, "parts", f"{name}.u64")
             storage.write_bytes(path, data)
             data = path
-        yield label, (data, len(texts), tuple(sorted(short)))
+        yield label, (data, len(texts), tuple(sorted(short)), len(grams))
 
 
 def merge_benchmark(label: str, parts, decon: Decontamination, folder: str | None
                     ) -> tuple[str, dict]:
-    """One benchmark's parts -> its index (written as one file, or kept inline) and report."""
-    batches, texts = [], 0
-    for data, n, short in parts:
+    """One benchmark's parts -> its index (written as one file, or kept inline) and report.
+    Parts whose merge fits `decon.memory` are merged in memory; bigger benchmarks are merged on
+    disk from the part files, in runs, and looked up through a Bloom filter (same removals)."""
+    parts = list(parts)  # small: paths (or inline bytes) and counts
+    texts = sum(p[1] for p in parts)
+    short = set().union(*(p[2] for p in parts))
+    name = hashlib.blake2b(label.encode(), digest_size=8).hexdigest()
+    if not fits_in_memory(sum(p[3] for p in parts), decon.memory):
+        location = storage.join(folder, name) if folder else \
+            os.path.join(tempfile.mkdtemp(prefix="pairmill-decontamination-"), name)
+        head, ngrams = build_index_on_disk([(p[0], p[3]) for p in parts], short, location,
+                                           decon.memory, decon.ngram, decon.min_tokens)
+        return label, {"texts": texts, "ngrams": ngrams, "index": head}
+    batches = []
+    for data, _, part_short, _ in parts:
         if folder:  # the parts go with the staging folder (a retried merge reads them again)
             data = storage.read_bytes(data)
-        batches.append((np.frombuffer(data, dtype=np.uint64), set(short)))
-        texts += n
+        batches.append((np.frombuffer(data, dtype=np.uint64), set(part_short)))
     index = build_index(batches, decon.ngram, decon.min_tokens)
     data = index.to_bytes()
     if folder:
-        path = storage.join(folder, f"{hashlib.blake2b(label.encode(), digest_size=8).hexdigest()}.npz")
+        path = storage.join(folder, f"{name}.npz")
         storage.write_bytes(path, data)
         data = path
     return label, {"texts": texts, "ngrams": int(len(index.grams)), "index": data}
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=256)
 def _load_index(path: str) -> NgramIndex:
-    """A benchmark's index, read once per worker process."""
-    return NgramIndex.from_bytes(storage.read_bytes(path))
+    """A benchmark's index, read once per worker process: every batch of pairs is checked
+    against every benchmark, so all of a run's indexes stay (all of BEIR and MTEB's code sets
+    are far fewer than 256); each holds at most --decontamination-memory-mb."""
+    return load_index(path)
 
 
 class FindContaminated(beam.DoFn):
@@ -592,7 +613,8 @@ def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
     staging = staging_dir(config.write.output)
     decontamination = Decontamination(config.decontamination_mode, config.decontamination_ngram,
                                       config.decontamination_min_tokens,
-                                      storage.join(staging, REPORT_FILE))
+                                      storage.join(staging, REPORT_FILE),
+                                      config.decontamination_memory_mb << 20)
     kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
                                               config.field, config.decontaminate,
                                               shards, storage.join(staging, SPILL),
@@ -672,6 +694,8 @@ def dedup(config: DedupConfig) -> int:
     if not config.decontamination_min_tokens <= config.decontamination_ngram <= MAX_NGRAM:
         raise ValueError(f"--decontamination-ngram must be at most {MAX_NGRAM} and at least "
                          f"--decontamination-min-tokens")
+    if config.decontamination_memory_mb < 1:
+        raise ValueError("--decontamination-memory-mb must be a whole number of MiB, at least 1")
     for folder in config.input:
         if not storage.is_dir(folder):
             raise FileNotFoundError(f"{folder}: no such directory")

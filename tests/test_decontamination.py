@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import ast
 import json
+import random
 import sysconfig
 import textwrap
+import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pairmill.cli import main
 from pairmill.dataset.contamination import (
+    DiskNgramIndex,
+    NgramIndex,
     benchmark_grams,
     build_index,
+    build_index_on_disk,
     comparable_texts,
+    fits_in_memory,
+    load_index,
     overlap_words,
     split_code,
     words,
@@ -231,3 +239,163 @@ def test_mined_packages_against_a_benchmark_of_their_functions(tmp_path):
     # the 8 and the few functions that share a docstring sentence or code with one of them
     assert 8 <= entry["removed"] <= 16 and len(entry["examples"]) == 5
     assert len(kept) >= len(rows) - 16
+
+
+# --- past memory -------------------------------------------------------------------------------
+
+def _prose(rng: random.Random, n: int, vocabulary: int = 3000) -> list[str]:
+    """`n` texts of random words, 8 to 150 of them (short texts included)."""
+    return [" ".join(f"w{rng.randrange(vocabulary)}" for _ in range(rng.choice((8, 10, 12, 40, 90, 150))))
+            for _ in range(n)]
+
+
+def _probes(rng: random.Random, bench: list[str], n: int) -> list[str]:
+    """Texts that share a run with a benchmark text, hold a short one, sit inside one, share
+    only 12 tokens, or share nothing."""
+    out = []
+    for i in range(n):
+        text = bench[rng.randrange(len(bench))].split()
+        start = rng.randrange(max(1, len(text) - 13))
+        noise = _prose(rng, 1, 100_000)[0]
+        out.append([f"{noise} {' '.join(text[start:start + 13])} {noise}",
+                    f"x y {' '.join(text)} z", " ".join(text[start:start + 9]),
+                    f"{noise} {' '.join(text[start:start + 12])}", noise][i % 5])
+    return out
+
+
+def _parts(tmp_path, texts: list[str], per_part: int = 100) -> tuple[list, set, NgramIndex]:
+    """The benchmark's parts as the pipeline spills them (files of sorted hashes), and the
+    in-memory index of the same parts."""
+    batches = [benchmark_grams(texts[i:i + per_part]) for i in range(0, len(texts), per_part)]
+    parts = []
+    for n, (grams, _) in enumerate(batches):
+        path = tmp_path / f"part{n}.u64"
+        grams.tofile(path)
+        parts.append((str(path), len(grams)))
+    return parts, set().union(*(s for _, s in batches)), build_index(batches)
+
+
+@pytest.mark.parametrize("memory", [48 << 10, 256 << 10, 1 << 20])
+def test_an_index_past_its_memory_removes_exactly_what_the_in_memory_one_removes(tmp_path, memory):
+    """Forced past a tiny budget, the benchmark is merged on disk in runs and looked up through
+    a Bloom filter (or, at 1 MiB, merged on disk and read whole): every match is the same."""
+    rng = random.Random(7)
+    bench = _prose(rng, 800)
+    parts, short, in_memory = _parts(tmp_path, bench)
+    assert not fits_in_memory(sum(n for _, n in parts), memory)
+    head, ngrams = build_index_on_disk(parts, short, str(tmp_path / "index"), memory)
+    index = load_index(head)
+    assert ngrams == len(in_memory.grams) > 50_000
+    assert np.array_equal(np.asarray(index.grams), in_memory.grams)
+    assert index.short_lengths == in_memory.short_lengths
+    if memory < ngrams * 8:  # the array does not fit: a memmap behind a filter and fences
+        assert isinstance(index, DiskNgramIndex) and index.bloom is not None
+        assert index.held_bytes() <= memory
+    else:
+        assert type(index) is NgramIndex
+    probes = _probes(rng, bench, 2000)
+    expected = in_memory.matches(probes)
+    assert index.matches(probes) == expected
+    found = sum(m is not None for m in expected)
+    assert 1000 < found < 2000  # the probes that share only 12 tokens or nothing stay
+
+
+def test_the_build_past_memory_holds_no_more_than_its_budget(tmp_path):
+    """tracemalloc sees numpy's buffers: building 400,000 n-grams (3.2 MB as an array, 6.8 MB
+    at the in-memory merge's peak) within 64 KiB never holds more than a few times 64 KiB, the
+    floors of its buffers included; the lookup holds its filter and fences within the budget."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for n in range(80):
+        grams = np.unique(rng.integers(0, 2**64, size=int(rng.integers(500, 9500)), dtype=np.uint64))
+        grams.tofile(tmp_path / f"p{n}.u64")
+        parts.append((str(tmp_path / f"p{n}.u64"), len(grams)))
+    total = sum(n for _, n in parts)
+    memory = 64 << 10
+    build_index_on_disk(parts[:3], set(), str(tmp_path / "warm"), memory)  # imports, caches
+    tracemalloc.start()
+    try:
+        head, ngrams = build_index_on_disk(parts, set(), str(tmp_path / "index"), memory)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ngrams == total > 300_000
+    assert peak < 4 * memory < total * 8 / 10
+    index = load_index(head)
+    assert isinstance(index, DiskNgramIndex) and index.held_bytes() <= memory
+
+
+def test_an_index_past_memory_on_remote_storage(tmp_path):
+    """Parts and index on a remote store (fsspec's memory://, as gs:// or s3://): runs are read
+    in slices from it, and the file is copied to local disk once for the memmap."""
+    from pairmill.schemas import storage
+
+    rng = random.Random(5)
+    bench = _prose(rng, 400)
+    batches = [benchmark_grams(bench[i:i + 50]) for i in range(0, len(bench), 50)]
+    parts = []
+    for n, (grams, _) in enumerate(batches):
+        storage.write_bytes(f"memory://decontamination/{tmp_path.name}/p{n}.u64", grams.tobytes())
+        parts.append((f"memory://decontamination/{tmp_path.name}/p{n}.u64", len(grams)))
+    head, _ = build_index_on_disk(parts, set().union(*(s for _, s in batches)),
+                                  f"memory://decontamination/{tmp_path.name}/index", 32 << 10)
+    index = load_index(head)
+    assert isinstance(index, DiskNgramIndex) and "://" not in index.grams.filename
+    probes = _probes(rng, bench, 500)
+    assert index.matches(probes) == build_index(batches).matches(probes)
+
+
+def _bench_and_pairs(tmp_path):
+    """A JSON lines benchmark of 155,000 n-grams (past 1 MiB both to merge and to hold) and
+    a pairs dataset of 40 texts that share runs with it, hold or sit inside its texts, or not."""
+    rng = random.Random(11)
+    bench = _prose(rng, 1800)
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in bench))
+    probes = _probes(rng, bench, 40)
+    pairs = [make_pair("web_title_body", f"title {n}", text, "web", f"page{n}")
+             for n, text in enumerate(probes)]
+    return path, write_dataset(tmp_path / "mined", pairs)
+
+
+def test_dedup_past_its_memory_gives_the_same_removals_and_report(tmp_path):
+    bench, data = _bench_and_pairs(tmp_path)
+    runs = {}
+    for name, extra in (("memory", []), ("disk", ["--decontamination-memory-mb", "1"])):
+        out = tmp_path / name
+        assert main(["dedup", "--input", str(data), "--output", str(out),
+                     "--decontaminate", str(bench), *extra]) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        runs[name] = (sorted(r["id"] for r in read_rows(out)), manifest["dedup"])
+    (kept, report), (kept_disk, report_disk) = runs["memory"], runs["disk"]
+    assert kept == kept_disk and report == report_disk
+    entry = report["decontamination"]["benchmarks"]["big.jsonl"]
+    # past 1 MiB at the lookup's 8 bytes a hash too: the Bloom filter and the memmap answered
+    assert entry["ngrams"] * 8 > 1 << 20 and entry["texts"] == 1800
+    assert 20 <= entry["removed"] < 40 and len(entry["examples"]) == 5
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "0.5"])
+def test_a_bad_memory_setting_is_refused(scenario, capsys, value):
+    """A usage error (argparse's exit status 2), naming the flag and the value, before any
+    work; a config built in code is refused by `dedup` itself."""
+    tmp_path, data, bench, _ = scenario
+    with pytest.raises(SystemExit) as refused:
+        main(["dedup", "--input", str(data), "--output", str(tmp_path / "o"),
+              "--decontaminate", str(bench), "--decontamination-memory-mb", value])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "--decontamination-memory-mb" in err and repr(value) in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_memory_setting_in_a_config_is_refused(tmp_path, scenario):
+    from pairmill.dataset.settings import DedupConfig, WriteSettings
+    from pairmill.pipelines.dedup import dedup
+
+    _, data, bench, _ = scenario
+    config = DedupConfig(input=[str(data)], decontaminate=[str(bench)],
+                         decontamination_memory_mb=0,
+                         write=WriteSettings(output=str(tmp_path / "o")))
+    with pytest.raises(ValueError, match="--decontamination-memory-mb"):
+        dedup(config)
