@@ -84,7 +84,7 @@ def wikiextractor(dump: Path, tmp: Path) -> tuple[float, float]:
 def pairmill(dump: Path, tmp: Path) -> tuple[float, float]:
     out = tmp / f"pm-{dump.stem}"
     return timed([sys.executable, "-m", "pairmill", "mine", "wikipedia", "--input", str(dump),
-                  "--output", str(out)], tmp)
+                  "--output", str(out), "--overwrite"], tmp)
 
 
 def load_pages(dump: Path) -> list[dict]:

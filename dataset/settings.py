@@ -100,8 +100,12 @@ class DedupConfig:
         type=non_negative_int)
     decontaminate: list[str] = setting(
         [], "evaluation texts: JSON lines or Parquet files, pairs datasets (their queries and "
-            "documents) or BEIR/MTEB folders (their queries and judged documents)", many=True,
-        metavar="FILE")
+            "documents) or BEIR/MTEB folders (their queries and corpus documents, see "
+            "--decontamination-documents)", many=True, metavar="FILE")
+    decontamination_documents: str = setting(
+        "all", "which corpus documents of a BEIR/MTEB folder are benchmark texts: all (the "
+               "whole corpus the queries are scored against) or judged (only those in its "
+               "qrels, for corpora too big to read)", choices=("all", "judged"))
     decontamination_mode: str = setting(
         "ngram", "how a pair is found in --decontaminate texts: ngram (it shares a run of "
                  "--decontamination-ngram tokens with one, contains one or is contained in one; "

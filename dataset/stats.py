@@ -121,12 +121,15 @@ def format_summary(summary: dict) -> str:
 
 def decontamination_method(report: dict) -> str:
     """One sentence saying what made a pair contaminated (the summary's and the card's)."""
+    read = ("; a BEIR folder's benchmark texts are its queries and its judged documents"
+            if report.get("documents") == "judged" else
+            "; a BEIR folder's benchmark texts are its queries and its whole corpus")
     if report.get("mode") == "minhash":
         return (f"query or document a near duplicate (MinHash, Jaccard >= {report['threshold']}) "
-                f"of a benchmark text")
+                f"of a benchmark text{read}")
     return (f"query or document shares a run of {report['ngram']} tokens with a benchmark "
             f"text, contains one or is contained in one (texts of {report['min_tokens']}+ "
-            f"tokens); code compared without comments, docstrings and layout")
+            f"tokens); code compared without comments, docstrings and layout{read}")
 
 
 def decontamination_rows(report: dict) -> dict[str, tuple[int, str, int, list[str]]]:

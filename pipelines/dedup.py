@@ -58,7 +58,7 @@ from ..dataset.output import staging_dir
 from ..dataset.read import dataset_files, dataset_rows, read_located
 from ..dataset.settings import DECONTAMINATION_MIN_TOKENS, DECONTAMINATION_NGRAM, DedupConfig
 from ..schemas import storage
-from ..schemas.beir import is_beir_folder, judged_texts
+from ..schemas.beir import benchmark_texts, is_beir_folder
 from ..schemas.counts import Counts
 from .dataset_sink import COUNTS, CountsPerBundle, WriteCounts, exact_key
 from .readback import SPILL, Kept, WriteKeptRows
@@ -78,7 +78,7 @@ def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
     sources = []
     for path in paths:
         label = path.rstrip("/").rsplit("/", 1)[-1].replace(":", "_")  # ":" separates eval ids
-        if is_beir_folder(path):  # a benchmark as users have it: its queries and judged docs
+        if is_beir_folder(path):  # a benchmark as users have it: its queries and corpus
             sources.append((path, label))
             continue
         files = dataset_files([path]) if storage.is_dir(path) else [path]
@@ -86,13 +86,14 @@ def eval_sources(paths: list[str]) -> list[tuple[str, str]]:
     return sorted(sources)
 
 
-def read_eval_texts(source: tuple[str, str]) -> Iterator[tuple[str, str]]:
-    """(eval id, text) from JSON lines (every string field) or Parquet (every string column; only
-    `query` and `document` of a pairs dataset's files, whose ids and origins are not texts)."""
+def read_eval_texts(source: tuple[str, str], documents: str = "all") -> Iterator[tuple[str, str]]:
+    """(eval id, text) from JSON lines (every string field), Parquet (every string column; only
+    `query` and `document` of a pairs dataset's files, whose ids and origins are not texts) or a
+    BEIR folder (its queries and its corpus: every document, or the judged ones)."""
     path, name = source
     here = format(zlib.crc32(path.encode()), "08x")  # eval ids must be unique across files
     if is_beir_folder(path):
-        for text_id, text in judged_texts(path):
+        for text_id, text in benchmark_texts(path, documents):
             if text.strip():
                 yield f"{name}:{here}/{text_id}:text", text
         return
@@ -341,6 +342,7 @@ class Decontamination:
     min_tokens: int = DECONTAMINATION_MIN_TOKENS
     report_path: str | None = None
     memory: int = MEMORY  # bytes for one benchmark's n-grams in a worker
+    documents: str = "all"  # a BEIR folder's corpus documents: all, or the judged ones
 
 
 def benchmark_parts(batch: list[tuple[str, str]], decon: Decontamination, folder: str | None
@@ -467,7 +469,7 @@ class NgramDecontamination(beam.PTransform):
         decon, folder = self._decon, self._folder
         benchmarks = (pairs.pipeline
                       | "EvalFiles" >> beam.Create(eval_sources(self._eval_files))
-                      | "EvalTexts" >> beam.FlatMap(read_eval_texts)
+                      | "EvalTexts" >> beam.FlatMap(read_eval_texts, decon.documents)
                       | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                       | "EvalGrams" >> beam.FlatMap(benchmark_parts, decon, folder)
                       | "EvalByLabel" >> beam.GroupByKey()
@@ -504,7 +506,7 @@ class Dedup(beam.PTransform):
         if decon:
             evals = (pairs.pipeline
                      | "EvalFiles" >> beam.Create(eval_sources(self._eval_files))
-                     | "EvalTexts" >> beam.FlatMap(read_eval_texts)
+                     | "EvalTexts" >> beam.FlatMap(read_eval_texts, self._decon.documents)
                      | "EvalBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
                      | "EvalSign" >> beam.FlatMap(_sign_eval, self._num_perm, self._ngram,
                                                   self._bands))
@@ -614,7 +616,8 @@ def build_dedup(pipeline: beam.Pipeline, config: DedupConfig) -> None:
     decontamination = Decontamination(config.decontamination_mode, config.decontamination_ngram,
                                       config.decontamination_min_tokens,
                                       storage.join(staging, REPORT_FILE),
-                                      config.decontamination_memory_mb << 20)
+                                      config.decontamination_memory_mb << 20,
+                                      config.decontamination_documents)
     kept, counts = pairs | "Dedup" >> Dedup(config.threshold, config.num_perm, config.ngram,
                                               config.field, config.decontaminate,
                                               shards, storage.join(staging, SPILL),
@@ -642,7 +645,8 @@ def decontamination_report(counts: Counts, config: DedupConfig, staged: dict) ->
         if config.decontamination_mode == "ngram":
             entry["ngrams"] = info.get("ngrams") or 0
         benchmarks[label] = entry
-    report = {"mode": config.decontamination_mode, "benchmarks": benchmarks}
+    report = {"mode": config.decontamination_mode, "documents": config.decontamination_documents,
+              "benchmarks": benchmarks}
     if config.decontamination_mode == "ngram":
         report.update(ngram=config.decontamination_ngram,
                       min_tokens=config.decontamination_min_tokens)

@@ -74,18 +74,21 @@ def beir_text(record: dict) -> str:
     return f"{record.get('title') or ''} {record.get('text') or ''}".strip()
 
 
-def judged_texts(folder: str) -> Iterator[tuple[str, str]]:
-    """(id, text) of every query and every judged document of any split: what a benchmark
-    holds that training data must not."""
+def benchmark_texts(folder: str, documents: str = "all") -> Iterator[tuple[str, str]]:
+    """(id, text) of what a benchmark holds that training data must not: every query, and
+    every corpus document (`documents="all"`: a retrieval benchmark's corpus is what its
+    queries are scored against, and a model that trained on those documents has seen the test)
+    or only the judged ones of any split (`"judged"`: what a huge corpus can be cut to)."""
     judged_docs: set[str] = set()
     judged_queries: set[str] = set()
     for split in splits(folder):
         for query, docs in read_qrels(os.path.join(folder, "qrels", f"{split}.tsv")).items():
             judged_queries.add(query)
             judged_docs.update(docs)
+    every = documents == "all"
     for record in iter_jsonl(find_file(folder, "queries")):
-        if str(record.get("_id", "")) in judged_queries:
+        if every or str(record.get("_id", "")) in judged_queries:
             yield f"query:{record['_id']}", beir_text(record)
     for record in iter_jsonl(find_file(folder, "corpus")):
-        if str(record.get("_id", "")) in judged_docs:
+        if every or str(record.get("_id", "")) in judged_docs:
             yield f"doc:{record['_id']}", beir_text(record)

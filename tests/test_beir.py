@@ -150,7 +150,7 @@ def test_several_sets_and_codesearchnet_files(tmp_path, tiny_model, capsys):
     assert "give --input DATASET... or --beir FOLDER..." in capsys.readouterr().err
 
 
-def test_decontamination_by_a_beir_folder_removes_its_queries_and_judged_documents(tmp_path):
+def test_decontamination_by_a_beir_folder_removes_its_queries_and_corpus_documents(tmp_path):
     from .test_dedup import TEXT, _pair, write_dataset
 
     rng = random.Random(5)
@@ -168,8 +168,17 @@ def test_decontamination_by_a_beir_folder_removes_its_queries_and_judged_documen
                  "--decontaminate", str(beir)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     removed = manifest["dedup"]["tasks"]["web_title_body"]["removed"]
-    assert removed == {"decontaminated:bench": 2}
-    assert manifest["tasks"]["web_title_body"]["rows"] == 2
+    assert removed == {"decontaminated:bench": 3}  # the whole corpus is the benchmark's
+    assert manifest["tasks"]["web_title_body"]["rows"] == 1
+    assert manifest["dedup"]["decontamination"]["benchmarks"]["bench"]["texts"] == 3
+    # a corpus too big to read whole: its judged documents only
+    judged = tmp_path / "judged"
+    assert main(["dedup", "--input", str(data), "--output", str(judged), "--decontaminate",
+                 str(beir), "--decontamination-documents", "judged"]) == 0
+    manifest = json.loads((judged / "manifest.json").read_text())
+    assert manifest["dedup"]["tasks"]["web_title_body"]["removed"] == {"decontaminated:bench": 2}
+    assert manifest["dedup"]["decontamination"]["documents"] == "judged"
+    assert manifest["dedup"]["decontamination"]["benchmarks"]["bench"]["texts"] == 2
 
 
 def test_a_recipe_evaluates_beir_sets_before_and_after_training(tmp_path, tiny_model, capsys):
