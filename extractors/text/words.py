@@ -12,11 +12,14 @@ HAN_KANA = r"\p{Han}\p{Hiragana}\p{Katakana}"
 ABUGIDA = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 _HAN_KANA = regex.compile(f"[{HAN_KANA}]+")
 _ABUGIDA = regex.compile(f"[{ABUGIDA}]+")
+_UNSPACED = regex.compile(f"[{HAN_KANA}{ABUGIDA}]")
 
 
 def word_count(text: str) -> int:
     """Space-separated words, with runs of unspaced scripts counted by their length."""
-    if text.isascii():
+    # one scan finds most texts (Latin, Cyrillic, Greek, Arabic, ...) hold no unspaced script:
+    # the four scans below cost a third of the Wikipedia extractor's time on a Ukrainian dump
+    if text.isascii() or _UNSPACED.search(text) is None:
         return len(text.split())
     han = sum(len(run) for run in _HAN_KANA.findall(text))
     abugida = sum(len(run) for run in _ABUGIDA.findall(text))
