@@ -146,6 +146,10 @@ def test_the_exported_model_loads_in_transformers_and_sentence_transformers(code
     assert type(AutoModel.from_pretrained(model_dir)).__name__ == "BertModel"
     saved = json.loads(Path(model_dir, "pairmill_model.json").read_text())
     assert saved["loss"] == "cpt" and saved["pooling"] == "mean"
+    # trained at 64 tokens for speed, it embeds at its base's 128 (the position embeddings):
+    # a shorter training length must not truncate every later use of the model
+    assert saved["train_max_length"] == 64
+    assert SentenceTransformer(model_dir, device="cpu").max_seq_length == 128
 
 
 def test_retrieval_metrics_from_ranks():
