@@ -400,10 +400,12 @@ def measure(source: str, scale: float, repeats: int) -> dict | None:
                 # collector's passes over that growing heap are not extraction, so they are off
                 gc.collect()
                 gc.disable()
-                started = _cpu()
-                pairs = extract_only(source, work["args"])
-                times["extractor"] = _cpu() - started
-                gc.enable()
+                try:
+                    started = _cpu()
+                    pairs = extract_only(source, work["args"])
+                    times["extractor"] = _cpu() - started
+                finally:
+                    gc.enable()
                 started = _cpu()
                 rules_over(pairs, source_spec(source).language_of)
                 times["rules"] = _cpu() - started

@@ -595,14 +595,26 @@ def _publish(run: _Run, location: str, memory: int) -> dict[str, np.ndarray]:
             "bloom_k": np.array(bloom.k if bloom else 0, dtype=np.int64)}
 
 
+@functools.cache
+def _copies_folder() -> str:
+    """This process's folder of local copies, removed when it exits (a worker's disk keeps
+    nothing from a run)."""
+    folder = tempfile.TemporaryDirectory(prefix="pairmill-ngrams-")
+    _COPIES.append(folder)  # held until exit, when its finalizer removes it
+    return folder.name
+
+
+_COPIES: list = []
+
+
 def _local_copy(location: str, build: str) -> str:
-    """A local path of a file of hashes: itself when local, else a copy under the temporary
-    folder made once per machine and build (a memmap needs a local file; `build` tells a
-    rebuilt file at the same location from the copy of an older one)."""
+    """A local path of a file of hashes: itself when local, else a copy made once per process
+    and build (a memmap needs a local file; `build` tells a rebuilt file at the same location
+    from the copy of an older one)."""
     if "://" not in location:
         return location
     name = hashlib.blake2b(f"{location}\n{build}".encode(), digest_size=12).hexdigest()
-    path = os.path.join(tempfile.gettempdir(), f"pairmill-ngrams-{name}.u64")
+    path = os.path.join(_copies_folder(), f"{name}.u64")
     if not os.path.exists(path):
         partial = f"{path}.{os.getpid()}.tmp"
         with storage.open_input(location) as source, open(partial, "wb") as out:

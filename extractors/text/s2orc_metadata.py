@@ -370,7 +370,7 @@ def join_paper(paper_id: str, groups: dict[str, list[dict]],
         out.drop(reason)
     elif title is not None and abstract is not None:
         # what the language rule would find for this pair, found once for every pair the
-        # paper is the document of (identification reads 1,500 characters: the abstract's)
+        # paper is the document of (identification reads the title and the abstract's start)
         lang = identify_language(f"{title['text']}\n{abstract['text']}")[0]
         out.pairs.append(make_pair(
             TITLE_ABSTRACT, title["text"], abstract["text"], SOURCE, f"s2orc:{paper_id}",
