@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 import sys
+import zlib
 
 import apache_beam as beam
 import pyarrow as pa
@@ -29,6 +31,7 @@ from ..dataset.settings import DEFAULT_ROW_GROUP_SIZE, DEFAULT_ROWS_PER_FILE
 from ..schemas import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, storage
 from ..schemas.counts import Counts
 from ..schemas.settings import redact_argv
+from .sharded_group import ShardedGroupByKey
 
 COUNTS = "counts"  # the tag of counts beside a step's main output
 
@@ -41,32 +44,20 @@ def exact_key(pair: dict) -> str:
     return h.hexdigest()
 
 
-class KeepFirstByOrigin(beam.CombineFn):
-    """Survivor of an exact-duplicate group: the smallest (origin, id), plus the group size.
+def packed(row: dict) -> bytes:
+    """A row as it crosses a shuffle: bytes, which the local runner passes through as they are
+    (other values it decodes and encodes again to group them) and the cyclic collector never
+    walks while a pack holds them."""
+    return pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
 
-    A combiner, so duplicates are merged before the shuffle and only survivors travel.
-    """
 
-    def create_accumulator(self):
-        return (None, 0)
+def _exact_entries(pair: dict) -> tuple[tuple[str, tuple[str, str, str, bytes]]]:
+    """The exact-dedup shuffle's entry: what picks the survivor, then the packed pair."""
+    return ((exact_key(pair), (pair["origin"], pair["id"], pair["task"], packed(pair))),)
 
-    def add_input(self, acc, pair):
-        best, n = acc
-        if best is None or (pair["origin"], pair["id"]) < (best["origin"], best["id"]):
-            best = pair
-        return best, n + 1
 
-    def merge_accumulators(self, accs):
-        best, total = None, 0
-        for cand, n in accs:
-            total += n
-            if cand is not None and (best is None or
-                                     (cand["origin"], cand["id"]) < (best["origin"], best["id"])):
-                best = cand
-        return best, total
-
-    def extract_output(self, acc):
-        return acc
+def _hex_shard(key: str) -> int:
+    return int(key[:8], 16)
 
 
 def shard_of(key: str, n_shards: int) -> int:
@@ -81,39 +72,49 @@ def file_shard(key: str, rows: int, rows_per_file: int) -> int:
 class _WriteShard(beam.DoFn):
     """Sort one shard's rows and write them as a Parquet file with fixed-size row groups."""
 
-    def __init__(self, staging: str, schema: pa.Schema, sort_key, row_group_size: int):
+    def __init__(self, staging: str, schema: pa.Schema, row_group_size: int):
         self._staging = staging
         self._schema = schema
-        self._sort_key = sort_key
         self._row_group_size = row_group_size
 
     def process(self, element):
-        (folder, shard), rows = element
-        rows = sorted(rows, key=self._sort_key)
+        (folder, shard), entries = element
+        rows = [pickle.loads(blob) for _, blob in sorted(entries)]
         path = storage.join(self._staging, folder, part_name(shard))
         write_part(path, pa.Table.from_pylist(rows, schema=self._schema), self._row_group_size)
         yield path
 
 
-def _write_sharded(pcoll, label: str, folder_of, sort_key, schema, staging, row_group_size,
-                   rows_per_file, folder_rows=None):
-    """Group rows into deterministic shards per folder and write each shard as one file.
+def _write_sharded(rows, label: str, schema, staging, row_group_size, rows_per_file,
+                   folder_rows=None):
+    """(folder, sort key, packed row) -> deterministic shards per folder, each one file whose
+    rows are in sort-key order; a row's shard is the hash of its key's last part.
 
     `folder_rows` ((folder, n) per bundle), when the step making the rows counted them already,
     saves one step per row."""
     if folder_rows is None:
-        folder_rows = pcoll | f"{label}Folder" >> beam.Map(lambda r: (folder_of(r), 1))
+        folder_rows = rows | f"{label}Folder" >> beam.Map(lambda r: (r[0], 1))
     counts = folder_rows | f"{label}Count" >> beam.CombinePerKey(sum)
 
     def assign(row, counts):
-        folder = folder_of(row)
-        return (folder, file_shard(sort_key(row)[-1], counts[folder], rows_per_file)), row
+        folder, key, blob = row
+        return (folder, file_shard(key[-1], counts[folder], rows_per_file)), (key, blob)
 
-    return (pcoll
+    return (rows
             | f"{label}Assign" >> beam.Map(assign, counts=beam.pvalue.AsDict(counts))
-            | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Write" >> beam.ParDo(
-                _WriteShard(staging, schema, sort_key, row_group_size)))
+            | f"{label}Group" >> ShardedGroupByKey(_file_key_shard)
+            | f"{label}Write" >> beam.ParDo(_WriteShard(staging, schema, row_group_size)))
+
+
+def _file_key_shard(key: tuple[str, int]) -> int:
+    folder, shard = key
+    return zlib.crc32(folder.encode()) + shard
+
+
+def _dead_letter_row(letter: dict) -> tuple[str, tuple, bytes]:
+    key = (letter["origin"], letter["reason"], letter["detail"],
+           f"{letter['origin']}|{letter['reason']}|{letter['detail']}")
+    return "errors", key, packed(letter)
 
 
 def _in_global_window(value):
@@ -136,9 +137,10 @@ ROWS = "rows"  # the tag of (folder, rows) per bundle beside the kept pairs
 
 
 class KeptPairs(CountsPerBundle):
-    """The pairs that are written: after exact dedup, (key, (survivor, group size)) in, the
-    survivor out. Duplicates removed and pairs kept per task are counted per bundle, as are the
-    rows per task folder that fix its number of files: one step per pair instead of five."""
+    """The pairs that are written: after exact dedup, (key, group) in, the group's survivor out
+    as (folder, sort key, packed pair). Duplicates removed and pairs kept per task are counted
+    per bundle, as are the rows per task folder that fix its number of files: one step per pair
+    instead of five."""
 
     def __init__(self, deduplicated: bool = True):
         self._deduplicated = deduplicated
@@ -149,14 +151,14 @@ class KeptPairs(CountsPerBundle):
         self._kept: dict[str, int] = {}
 
     def process(self, element):
-        if self._deduplicated:
-            pair, group = element[1]
-            self._duplicates += group - 1
+        if self._deduplicated:  # (key, [(origin, id, task, packed pair)])
+            members = element[1]
+            _, pair_id, task, blob = min(members)  # the smallest (origin, id) survives
+            self._duplicates += len(members) - 1
         else:
-            pair = element
-        task = pair["task"]
+            pair_id, task, blob = element["id"], element["task"], packed(element)
         self._kept[task] = self._kept.get(task, 0) + 1
-        yield pair
+        yield f"data/{task}", (pair_id,), blob
 
     def finish_bundle(self):
         self._counts.add("drop", "exact_duplicate", self._duplicates)
@@ -198,22 +200,19 @@ class WritePairsDataset(beam.PTransform):
         self._rows_per_file = rows_per_file
 
     def expand(self, pcolls):
-        pairs = pcolls["pairs"]
+        pairs = pcolls["pairs"]  # one PCollection, or several: each is packed where it is made
         if self._exact_dedup:
-            pairs = (pairs
-                     | "ExactKey" >> beam.Map(lambda p: (exact_key(p), p))
-                     | "ExactDedup" >> beam.CombinePerKey(KeepFirstByOrigin()))
+            pairs = pairs | "ExactDedup" >> ShardedGroupByKey(_hex_shard, entries_of=_exact_entries)
+        elif isinstance(pairs, (list, tuple)):
+            pairs = pairs | "AllPairs" >> beam.Flatten()
         # (without exact dedup the caller already removed duplicates: pairmill dedup)
         kept = pairs | "Kept" >> beam.ParDo(KeptPairs(self._exact_dedup)).with_outputs(
-            COUNTS, ROWS, main="pairs")
-        _write_sharded(kept.pairs, "Pairs", lambda p: f"data/{p['task']}", lambda p: (p["id"],),
-                       PAIR_SCHEMA, self._staging, self._row_group_size, self._rows_per_file,
-                       folder_rows=kept[ROWS])
-        _write_sharded(pcolls["dead_letters"], "Errors", lambda e: "errors",
-                       lambda e: (e["origin"], e["reason"], e["detail"],
-                                  f"{e['origin']}|{e['reason']}|{e['detail']}"),
-                       DEAD_LETTER_SCHEMA, self._staging, self._row_group_size,
-                       self._rows_per_file)
+            COUNTS, ROWS, main="kept")
+        _write_sharded(kept.kept, "Pairs", PAIR_SCHEMA, self._staging, self._row_group_size,
+                       self._rows_per_file, folder_rows=kept[ROWS])
+        letters = pcolls["dead_letters"] | "ErrorRows" >> beam.Map(_dead_letter_row)
+        _write_sharded(letters, "Errors", DEAD_LETTER_SCHEMA, self._staging,
+                       self._row_group_size, self._rows_per_file)
         return (pcolls["counts"], kept[COUNTS]) | "Counts" >> WriteCounts(self._staging)
 
 

@@ -4,16 +4,23 @@ A source (extractors/spec.py) says which kinds of input it reads and how; this m
 rest the same way for all of them. Each input file or tree unit is read in one streaming pass
 on a worker; a record that fails becomes a dead letter, never the end of the run. Pairs that
 need two records (a submission and its comment, a link and its target page) leave the
-extraction as join parts keyed by what joins them, and meet in a CoGroupByKey: a join over the
+extraction as join parts keyed by what joins them, and meet in a shuffle: a join over the
 whole input that no single worker has to hold, which is what lets the same pipeline run on
 Dataflow or Spark over a full dump.
+
+Every shuffle here (a join, the exact dedup, the writer's) is a `ShardedGroupByKey` whose values
+are pickled once where they are made: Beam's local runner decodes and encodes again every value
+it groups, so a part or pair crossing a plain `GroupByKey` was encoded or decoded four times, and
+the rules run where the pairs are made, so no Flatten holds every pair before them.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import time
+import zlib
 
 import apache_beam as beam
 
@@ -37,8 +44,16 @@ from ..extractors.spec import JoinStage, SourceSpec
 from ..schemas import make_dead_letter
 from ..schemas.counts import Counts
 from ..schemas.pairs import repair_pair, repair_record
-from .dataset_sink import COUNTS, CountsPerBundle, WritePairsDataset, finish_command, run_pipeline
+from .dataset_sink import (
+    COUNTS,
+    CountsPerBundle,
+    WritePairsDataset,
+    finish_command,
+    packed,
+    run_pipeline,
+)
 from .options import beam_options
+from .sharded_group import ShardedGroupByKey
 
 DEAD_LETTERS = "dead_letters"
 PARTS = "parts"
@@ -255,10 +270,9 @@ class ApplyRules(CountsPerBundle):
 
 
 class JoinGroups(CountsPerBundle):
-    """(key, parts grouped by key) -> {side: values} -> the stage's pure join function (what
-    CoGroupByKey gives, without its two steps per part); its drops leave once per bundle (most
-    keys end in a drop: a submission nobody answered). Parts come as [(side, value)] from a
-    GroupByKey, or as {side: values} from `JoinSides`."""
+    """(key, [(side, packed value)]) -> {side: values} -> the stage's pure join function; a side
+    with a reducer keeps only its best value. Its drops leave once per bundle (most keys end in
+    a drop: a submission nobody answered)."""
 
     def __init__(self, stage: JoinStage, spec: SourceSpec | str):
         self._stage = stage
@@ -269,48 +283,31 @@ class JoinGroups(CountsPerBundle):
 
     def process(self, element):
         key, parts = element
+        reducers = self._stage.reducers
         grouped: dict[str, list] = {side: [] for side in self._stage.sides}
-        if isinstance(parts, dict):
-            grouped.update(parts)
-        else:
-            for side, value in parts:
-                grouped[side].append(value)
+        for side, blob in parts:
+            value, values = pickle.loads(blob), grouped[side]
+            if values and side in reducers:
+                values[0] = reducers[side](values[0], value)
+            else:
+                values.append(value)
         yield from emit(self._stage.join(key, grouped), self._spec, self._counts)
 
 
-class JoinSides(beam.CombineFn):
-    """(side, value) parts of one key -> {side: values}, a side with a reducer holding only its
-    best value. One combine instead of a combine per reduced side and then a GroupByKey: each
-    part crosses one shuffle, not two, and runners pre-combine the reduced sides before it."""
+class JoinEntries:
+    """A join part -> its entry in the stage's shuffle, (key, (side, packed value)); none for
+    a part of another stage's side."""
 
-    def __init__(self, reducers):
-        self._reducers = dict(reducers)
+    def __init__(self, sides: tuple[str, ...]):
+        self._sides = frozenset(sides)
 
-    def create_accumulator(self) -> dict:
-        return {}
+    def __call__(self, part) -> tuple:
+        side, key, value = part
+        return ((key, (side, packed(value))),) if side in self._sides else ()
 
-    def add_input(self, held: dict, part) -> dict:
-        side, value = part
-        values = held.get(side)
-        if values is None:
-            held[side] = [value]
-        elif side in self._reducers:
-            values[0] = self._reducers[side](values[0], value)
-        else:
-            values.append(value)
-        return held
 
-    def merge_accumulators(self, accumulators) -> dict:
-        accumulators = iter(accumulators)
-        merged = next(accumulators)
-        for held in accumulators:
-            for side, values in held.items():
-                for value in values:
-                    self.add_input(merged, (side, value))
-        return merged
-
-    def extract_output(self, held: dict) -> dict:
-        return held
+def _join_shard(key) -> int:
+    return zlib.crc32(repr(key).encode())
 
 
 _GROUPED = "_grouped"  # the tag of (key, (side, value)) of the sides of this stage
@@ -318,8 +315,8 @@ _LATER = "_later"  # the tag of join parts kept for a later stage
 
 
 class _BySide(beam.DoFn):
-    """Join parts -> (key, (side, value)) for the sides of one stage, and the parts of `later`
-    stages' sides as they are on `_LATER`: one step per part."""
+    """Join parts -> those of this stage's sides on `_GROUPED`, those a later stage reads on
+    `_LATER` (as plain tuples: Beam's coders pickle named tuples)."""
 
     def __init__(self, sides: tuple[str, ...], later: frozenset[str] = frozenset()):
         self._sides, self._later = frozenset(sides), later
@@ -327,8 +324,8 @@ class _BySide(beam.DoFn):
     def process(self, part):
         side, key, value = part  # a JoinPart, or the plain tuple it travels on as
         if side in self._sides:
-            yield beam.pvalue.TaggedOutput(_GROUPED, (key, (side, value)))
-        if side in self._later:  # a plain tuple: Beam's coders pickle named tuples
+            yield beam.pvalue.TaggedOutput(_GROUPED, (side, key, value))
+        if side in self._later:
             yield beam.pvalue.TaggedOutput(_LATER, (side, key, value))
 
 
@@ -380,30 +377,33 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
                    rules: RuleSettings | None = None) -> None:
     """Join stages over all join parts, the rules every pair passes, then the writer."""
     rules = rules or RuleSettings()
-    pairs, letters, counts = [pairs], [letters], [counts]
+    letters, counts = [letters], [counts]
+
+    def ruled(pcoll, label: str):  # the rules run where the pairs are made: no Flatten before
+        out = pcoll | label >> beam.ParDo(ApplyRules(rules, spec.language_of)).with_outputs(
+            COUNTS, main="pairs")
+        counts.append(out[COUNTS])
+        return out.pairs
+
+    pairs = [ruled(pairs, "Rules")]
     stages = tuple(spec.joins(options))
     for number, stage in enumerate(stages):
         # parts a later stage reads travel on; the others end here, never encoded again
         later = frozenset(side for after in stages[number + 1:] for side in after.sides)
-        split = parts | f"Join{number}Sides" >> beam.ParDo(
-            _BySide(stage.sides, later)).with_outputs(_GROUPED, _LATER)
-        if stage.reducers:  # only the best part of a reduced side per key travels
-            grouped = split[_GROUPED] | f"Join{number}Group" >> beam.CombinePerKey(
-                JoinSides(stage.reducers))
-        else:
-            grouped = split[_GROUPED] | f"Join{number}Group" >> beam.GroupByKey()
+        grouped = parts
+        if later:
+            split = parts | f"Join{number}Sides" >> beam.ParDo(
+                _BySide(stage.sides, later)).with_outputs(_GROUPED, _LATER)
+            grouped = split[_GROUPED]
+        grouped = grouped | f"Join{number}Group" >> ShardedGroupByKey(
+            _join_shard, entries_of=JoinEntries(stage.sides))
         joined = _outputs(grouped, JoinGroups(stage, spec), f"Join{number}")
-        pairs.append(joined.pairs)
+        pairs.append(ruled(joined.pairs, f"Join{number}Rules"))
         letters.append(joined[DEAD_LETTERS])
         counts.append(joined[COUNTS])
         if later:
             parts = (split[_LATER], joined[PARTS]) | f"Join{number}Parts" >> beam.Flatten()
-    kept = (pairs
-            | "AllPairs" >> beam.Flatten()
-            | "Rules" >> beam.ParDo(ApplyRules(rules, spec.language_of))
-            .with_outputs(COUNTS, main="pairs"))
-    counts.append(kept[COUNTS])
-    _ = {"pairs": kept.pairs,
+    _ = {"pairs": tuple(pairs),
          "dead_letters": letters | "AllDeadLetters" >> beam.Flatten(),
          "counts": counts | "AllCounts" >> beam.Flatten()} | "Write" >> WritePairsDataset(
         output_dir, row_group_size=row_group_size, rows_per_file=rows_per_file)

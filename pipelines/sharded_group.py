@@ -1,6 +1,7 @@
-"""Group by key with few, large shuffle elements: many small keys, most of them singletons.
+"""Group by key with few, large shuffle elements: every shuffle of `mine` and `dedup`.
 
-LSH buckets are ~14 keys per pair and almost all hold one member. A plain `GroupByKey` moves
+LSH buckets are ~14 keys per pair and almost all hold one member; a join or the exact dedup has
+one key per record, most with one or two values. A plain `GroupByKey` moves
 one element per member through the runner, and on FnApiRunner the per-element cost dominated
 `pairmill dedup` (5.6M data-plane elements, 57 of 74 s for 200k pairs). Here each bundle packs
 its (key, value) pairs into one list per shard, the shuffle groups the lists by shard, and the

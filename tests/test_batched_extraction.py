@@ -166,3 +166,48 @@ def test_parts_for_the_second_stage_reach_it_and_duplicates_are_counted_once(tmp
     assert drops["unmatched_ab"] == 1  # key 2 (a alone)
     assert drops["unmatched_cd"] == 2  # key 2 (c alone), key 3 (d alone)
     assert manifest.counters["pairs_kept"] == 3 and manifest.counters["records_read"] == len(lines)
+
+
+def _extract_scored(line: bytes, origin: str) -> Extraction:
+    kind, key, value = line.decode().split()
+    out = Extraction()
+    if kind == "plain":  # the same pair a join makes, from another origin
+        out.pairs.append(make_pair(TASK, f"joined {key}", "best", "batch", f"z-{origin}"))
+    else:
+        out.part(kind, key, {"score": int(value), "text": value})
+    return out
+
+
+def _join_best(key: str, sides: dict) -> Extraction:
+    out = Extraction()
+    if sides["head"] and sides["reply"]:
+        (reply,) = sides["reply"]  # the reducer leaves one
+        document = "best" if reply["score"] == 9 else f"not the best: {reply['text']}"
+        out.pairs.append(make_pair(TASK, f"joined {key}", document, "batch", f"a-{key}"))
+    return out
+
+
+def test_a_reduced_side_keeps_its_best_part_and_duplicates_across_producers_keep_the_first_origin(
+        tmp_path):
+    spec = SourceSpec("batch", "", "", (Task(TASK, "q", "d"),), object,
+                      (InputKind("lines", "", lambda options: _extract_scored, records=read_lines),),
+                      joins=lambda options: (JoinStage(
+                          ("head", "reply"), _join_best,
+                          reducers={"reply": lambda a, b: a if a["score"] >= b["score"] else b}),))
+    # the parts of key 1 come from two files, the best reply in the middle of the second
+    first = ["reply 1 3", "head 1 0", "plain 1 0"]
+    second = ["reply 1 5", "reply 1 9", "reply 1 1", "plain 1 0"]
+    units = []
+    for name, lines in (("first.txt", first), ("second.txt", second)):
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+        units.append(("lines", (str(tmp_path / name), name)))
+    output = str(tmp_path / "out")
+    prepare_output(output, False)
+    pipeline = beam.Pipeline(options=beam_options([]))
+    build_mine(pipeline, spec, None, units, output)
+    run_pipeline(pipeline)
+    finalize_staged(output, ["test"], 1000)
+    rows = pq.read_table(tmp_path / "out" / "data" / TASK).to_pylist()
+    # three copies of one pair (the join's and two plain ones): the smallest origin survives
+    assert [(r["query"], r["document"], r["origin"]) for r in rows] == [("joined 1", "best", "a-1")]
+    assert read_manifest(output).counters["drops"]["exact_duplicate"] == 2
