@@ -52,9 +52,10 @@ def is_navigation(line: str) -> bool:
         return False
     if _BREADCRUMB.match(line) and len(line) < 80:
         return True
+    if len(_SEPARATORS.findall(line)) < 2:  # most lines: no need to cut them into parts
+        return False
     parts = [p for p in _SEPARATORS.split(line) if p.strip()]
-    separators = len(_SEPARATORS.findall(line))
-    if separators < 2 or len(parts) < 3:
+    if len(parts) < 3:
         return False
     # a menu entry may be a question (`ヘッドポーターとは？`): most parts, not all, are no sentence
     return sum(any(c.isalpha() for c in p) for p in parts) >= 2 and \

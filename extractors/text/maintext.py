@@ -67,7 +67,7 @@ def _blocks(minimal_html: str) -> list[tuple[str, str, int]]:
 
     def flush() -> None:
         nonlocal link_chars
-        text = _SPACE.sub(" ", "".join(parts)).strip()
+        text = " ".join("".join(parts).split())  # `\s+` to one space, ends trimmed
         if text:
             blocks.append((tag, text, link_chars))
         parts.clear()

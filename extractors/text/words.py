@@ -21,7 +21,10 @@ def word_count(text: str) -> int:
     # the four scans below cost a third of the Wikipedia extractor's time on a Ukrainian dump
     if text.isascii() or _UNSPACED.search(text) is None:
         return len(text.split())
-    han = sum(len(run) for run in _HAN_KANA.findall(text))
-    abugida = sum(len(run) for run in _ABUGIDA.findall(text))
-    rest = _ABUGIDA.sub(" ", _HAN_KANA.sub(" ", text))
+    # each run becomes one space: its characters are what the text lost, plus one a run (one
+    # pass per script, half the time of finding the runs and then replacing them)
+    no_han, han_runs = _HAN_KANA.subn(" ", text)
+    rest, abugida_runs = _ABUGIDA.subn(" ", no_han)
+    han = len(text) - len(no_han) + han_runs
+    abugida = len(no_han) - len(rest) + abugida_runs
     return len(rest.split()) + round(han / 1.5) + round(abugida / 4)
