@@ -2,10 +2,13 @@
 the fastest known tool for its format, and the core-hours of one full public dump.
 
   python benchmarks/bench_throughput.py [--sources reddit,...] [--scale 1.0] [--repeats 3]
+                                        [--pubmed-sample medline16n0902.xml.gz]
 
 Inputs are built from the real samples in ../shared/realdata (repeated with fresh ids until a run
-takes seconds; a source whose sample is absent is skipped), PubMed from generated articles shaped
-like the 2025 baseline, code from CPython's standard library. Every figure is CPU seconds on one
+takes seconds; a source whose sample is absent is skipped), PubMed from a real file given with
+--pubmed-sample (copies with moved PMIDs) or else from generated articles shaped like the 2025
+baseline (a tenth of a real record's size: per-record costs outside the extractor weigh more),
+code from CPython's standard library. Every figure is CPU seconds on one
 core (the machine may be shared: CPU time moves less than wall time), best of --repeats runs, at
 two input sizes; the *marginal* time (large minus small) is what one more record costs, without
 start-up. Per source:
@@ -245,7 +248,12 @@ def web(tmp: Path, copies: int) -> dict | None:
             "anchors": {"trafilatura": trafilatura_loop, "resiliparse main_content": resiliparse_loop}}
 
 
+PUBMED_SAMPLE: Path | None = None  # --pubmed-sample: a real baseline or MEDLINE file
+
+
 def pubmed(tmp: Path, copies: int) -> dict | None:
+    if PUBMED_SAMPLE is not None:
+        return _pubmed_from_sample(tmp, copies * 3)
     from tests.hostile import pubmed_article, pubmed_file
 
     n = copies * 2000
@@ -253,6 +261,33 @@ def pubmed(tmp: Path, copies: int) -> dict | None:
     path.write_bytes(gzip.compress(pubmed_file([pubmed_article(pmid) for pmid in range(1, n + 1)]), 1))
     return {"args": ["--input", str(path)], "records": n,
             "anchors": {"gunzip + lxml iterparse": lambda: _iterparse(path, "PubmedArticle")}}
+
+
+def _pubmed_from_sample(tmp: Path, copies: int) -> dict:
+    """`copies` files, each the real sample with every PMID moved by a per-copy offset (fresh
+    citations, their references moved alike), named as consecutive files of one release."""
+    import re
+
+    text = gzip.decompress(PUBMED_SAMPLE.read_bytes()).decode("utf-8")
+    pmid = re.compile(r'(<PMID Version="\d+">|<ArticleId IdType="pubmed">)(\d+)(<)')
+    tag = "PubmedArticle" if "<PubmedArticle>" in text else "MedlineCitation"
+    records = text.count(f"<{tag}>") + text.count(f"<{tag} ")
+    stem = re.match(r"[a-z]+\d\dn", PUBMED_SAMPLE.name)
+    stem = stem.group(0) if stem else "pubmed25n"
+    paths = []
+    for k in range(copies):
+        moved = pmid.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + k * 100_000_000}{m.group(3)}", text)
+        path = tmp / f"{stem}{k + 1:04d}.xml.gz"
+        path.write_bytes(gzip.compress(moved.encode("utf-8"), 1))
+        paths.append(path)
+
+    def anchor():
+        for path in paths:
+            _iterparse(path, tag)
+
+    return {"args": ["--input", str(tmp / f"{stem}*.xml.gz")], "records": records * copies,
+            "input": f"{PUBMED_SAMPLE.name} ({records} real citations) x {copies}",
+            "anchors": {"gunzip + lxml iterparse": anchor}}
 
 
 def code(tmp: Path, copies: int) -> dict | None:
@@ -421,6 +456,7 @@ def measure(source: str, scale: float, repeats: int) -> dict | None:
     startup = best["small"]["command"] - marginal["command"] * small["records"] / added
     dump_records, unit, where = DUMPS[source]
     return {
+        **({"input": large["input"]} if "input" in large else {}),
         "records": [small["records"], large["records"]],
         "pairs_from_extractor_large": len(pairs_large),
         "records_per_cpu_s": rate,
@@ -442,7 +478,12 @@ def main() -> None:
     parser.add_argument("--sources", default=",".join(WORKLOADS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every input size")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pubmed-sample", type=Path, help="a real PubMed baseline or MEDLINE "
+                        ".xml.gz to build the PubMed input from (default: generated articles, "
+                        "far shorter than real ones)")
     args = parser.parse_args()
+    global PUBMED_SAMPLE
+    PUBMED_SAMPLE = args.pubmed_sample
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}, CPU seconds of one core"
     for source in args.sources.split(","):

@@ -280,6 +280,11 @@ class JoinGroups(CountsPerBundle):
 
     def setup(self):
         self._spec = resolve_spec(self._spec_ref)
+        self._declared = self._spec.task_names
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._tally = Extraction()  # drops and notes of the bundle's joins, counted once
 
     def process(self, element):
         key, parts = element
@@ -291,7 +296,21 @@ class JoinGroups(CountsPerBundle):
                 values[0] = reducers[side](values[0], value)
             else:
                 values.append(value)
-        yield from emit(self._stage.join(key, grouped), self._spec, self._counts)
+        result = self._stage.join(key, grouped)
+        if result.dead_letters:  # counted with its own letters (Extraction.counts)
+            yield from emit(result, self._spec, self._counts, self._declared)
+            return
+        drops, notes = self._tally.drops, self._tally.notes
+        for reason, n in result.drops.items():  # Counter.update: an ABC check
+            drops[reason] += n
+        for reason, n in result.notes.items():
+            notes[reason] += n
+        if result.pairs or result.parts:
+            yield from _outputs_of(result, self._spec, self._counts, self._declared)
+
+    def finish_bundle(self):
+        self._tally.counts(into=self._counts)
+        yield from super().finish_bundle()
 
 
 class JoinEntries:

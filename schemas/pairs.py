@@ -7,6 +7,7 @@ optional column is fine, renaming one breaks users.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import re
 
 import pyarrow as pa
@@ -182,10 +183,27 @@ def _needs_repair(value) -> bool:
     return False
 
 
+# marshal writes a str as UTF-8 with surrogatepass, so a lone surrogate (and only one: valid UTF-8
+# never holds ED A0-BF) shows as these two bytes. One marshal.dumps and one search in C is about
+# 2.6x faster than walking a mined pair in Python (1.1 vs 2.9 us on a real PubMed pair), and every
+# record and pair is checked once. A hit (a float's bytes may match too) or a type marshal does not
+# take (named tuples, subclasses) falls back to the exact walk.
+_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
+
+
+def _may_need_repair(value) -> bool:
+    if isinstance(value, tuple) and type(value) is not tuple:  # a join part, a named tuple
+        value = tuple(value)
+    try:
+        return _SURROGATE_BYTES.search(marshal.dumps(value)) is not None
+    except ValueError:  # not marshallable: only the walk can tell
+        return True
+
+
 def repair_record(value):
     """(value with every string repaired, number of strings changed), through dicts, lists,
     tuples and named tuples: what must hold before a record reaches Beam's coders or Parquet."""
-    if not _needs_repair(value):
+    if not _may_need_repair(value) or not _needs_repair(value):
         return value, 0
     return _repaired(value)
 

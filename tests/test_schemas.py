@@ -166,3 +166,40 @@ def test_a_part_appears_only_when_complete_and_a_failed_attempt_leaves_nothing(t
     assert (tmp_path / "data" / "web_title_body" / "part-00000.parquet").read_bytes() == first
     assert sorted(p.name for p in (tmp_path / "data" / "web_title_body").iterdir()) == [
         "part-00000.parquet"]
+
+
+@pytest.mark.parametrize("value, expected, changed", [
+    ({"text": "caf\u00e9 \u65e5\u672c", "n": 3, "xs": [1.5, None, True]},
+     {"text": "caf\u00e9 \u65e5\u672c", "n": 3, "xs": [1.5, None, True]}, 0),
+    ({"meta": [{"k\ud800": "v"}]}, {"meta": [{"k\ufffd": "v"}]}, 1),  # a key deep inside
+    ({"parts": ["ok", ("a", "b\udcff")]}, {"parts": ["ok", ("a", "b\\xff")]}, 1),
+    # types marshal refuses (a named tuple, a str subclass) are still walked
+    (ValueError("x"), None, 0),
+])
+def test_repair_record_finds_every_unencodable_string(value, expected, changed):
+    from collections import namedtuple
+
+    from pairmill.schemas.pairs import repair_record
+
+    fixed, n = repair_record(value)
+    assert n == changed
+    if expected is None:
+        assert fixed is value
+    else:
+        assert fixed == expected
+    if not changed:
+        assert fixed is value
+    Part = namedtuple("Part", "key text")
+
+    class Text(str):
+        pass
+
+    fixed, n = repair_record(Part("k", Text("x\ud83d")))
+    assert n == 1 and isinstance(fixed, Part) and fixed.text == "x\ufffd"
+    # a float whose bytes hold the pattern is a false alarm, not a change
+    import marshal
+    import struct
+
+    alarm = struct.unpack("<d", b"\xed\xa0\x00\x00\x00\x00\xf0\x3f")[0]
+    assert b"\xed\xa0" in marshal.dumps(alarm)
+    assert repair_record({"score": alarm}) == ({"score": alarm}, 0)
