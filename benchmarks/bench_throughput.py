@@ -486,6 +486,7 @@ def main() -> None:
     PUBMED_SAMPLE = args.pubmed_sample
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}, CPU seconds of one core"
+    results["command"] = " ".join(["bench_throughput.py", *sys.argv[1:]])
     for source in args.sources.split(","):
         figures = measure(source, args.scale, args.repeats)
         if figures is None:

@@ -58,15 +58,23 @@ class Skipped(NamedTuple):
     reason: str
 
 
+class Tally(Counter):
+    """A Counter made with dict's own __init__ (Counter's calls update even with nothing to add):
+    0.11 instead of 0.76 us, and every record's extraction makes two."""
+
+    __slots__ = ()
+    __init__ = dict.__init__
+
+
 @dataclass
 class Extraction:
     """The outcome of extracting one input unit (a file, a record)."""
 
     pairs: list[dict] = field(default_factory=list)
-    drops: Counter = field(default_factory=Counter)
+    drops: Counter = field(default_factory=Tally)
     dead_letters: list[dict] = field(default_factory=list)
     parts: list[JoinPart] = field(default_factory=list)
-    notes: Counter = field(default_factory=Counter)  # what happened to a kept record
+    notes: Counter = field(default_factory=Tally)  # what happened to a kept record
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.drops[reason] += n
