@@ -276,7 +276,9 @@ def _pubmed_from_sample(tmp: Path, copies: int) -> dict:
     stem = stem.group(0) if stem else "pubmed25n"
     paths = []
     for k in range(copies):
-        moved = pmid.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + k * 100_000_000}{m.group(3)}", text)
+        offset = k * 100_000_000
+        moved = pmid.sub(lambda m, offset=offset: f"{m.group(1)}{int(m.group(2)) + offset}{m.group(3)}",
+                         text)
         path = tmp / f"{stem}{k + 1:04d}.xml.gz"
         path.write_bytes(gzip.compress(moved.encode("utf-8"), 1))
         paths.append(path)
