@@ -211,3 +211,36 @@ def test_a_reduced_side_keeps_its_best_part_and_duplicates_across_producers_keep
     # three copies of one pair (the join's and two plain ones): the smallest origin survives
     assert [(r["query"], r["document"], r["origin"]) for r in rows] == [("joined 1", "best", "a-1")]
     assert read_manifest(output).counters["drops"]["exact_duplicate"] == 2
+
+
+def _mine_lines(tmp_path, name: str, lines: list[str]) -> tuple[dict[str, bytes], dict]:
+    path = tmp_path / f"{name}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    output = str(tmp_path / name)
+    prepare_output(output, False)
+    pipeline = beam.Pipeline(options=beam_options([]))
+    build_mine(pipeline, SPEC, None, [("lines", (str(path), "lines.txt"))], output,
+               rows_per_file=7)
+    run_pipeline(pipeline)
+    finalize_staged(output, ["test"], 1000)
+    files = {str(p.relative_to(output)): p.read_bytes()
+             for p in sorted((tmp_path / name).rglob("*.parquet"))}
+    return files, read_manifest(output).counters
+
+
+def test_kept_pairs_cross_the_writer_in_batches_and_every_boundary_keeps_each_row_once(
+        tmp_path, monkeypatch):
+    from pairmill.pipelines import dataset_sink
+
+    lines = [f"pair {i}" for i in range(40)] + ["pair 3", "letter", "drop short"]
+    whole, whole_counts = _mine_lines(tmp_path, "whole", lines)
+    monkeypatch.setattr(dataset_sink, "ROWS_PER_BATCH", 3)  # 40 kept rows: 14 batches
+    batched, batched_counts = _mine_lines(tmp_path, "batched", lines)
+    data = sorted(name for name in whole if name.startswith("data/"))
+    assert len(data) == 6  # 40 rows at 7 a file: each file gathers rows of several batches
+    assert batched == whole  # the same files, byte for byte
+    assert batched_counts == whole_counts
+    rows = [row for name in data for row in pq.read_table(tmp_path / "batched" / name).to_pylist()]
+    assert sorted(row["document"] for row in rows) == sorted(f"pair {i}" for i in range(40))
+    assert batched_counts["drops"]["exact_duplicate"] == 1
+    assert any(name.startswith("errors/") for name in batched)  # the dead letter is written too
