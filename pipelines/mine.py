@@ -82,6 +82,15 @@ def _encodable(record, counts: Counts):
     return fixed
 
 
+def _add_to_tally(tally: Extraction, result: Extraction) -> None:
+    """`result`'s drops and notes added to `tally`, counted later in one go (Counter.update
+    would make an ABC check per record)."""
+    for reason, n in result.drops.items():
+        tally.drops[reason] += n
+    for reason, n in result.notes.items():
+        tally.notes[reason] += n
+
+
 def emit(result: Extraction, spec: SourceSpec, counts: Counts,
          declared: frozenset[str] | None = None):
     """An Extraction as Beam outputs: pairs on the main output, dead letters and join parts
@@ -146,7 +155,6 @@ class MineInputs(beam.DoFn):
         extract = self._extractors[kind.name]
         spec, declared, progress_every = self._spec, self._declared, self._progress_every
         tally, records, pairs = Extraction(), 0, 0
-        drops, notes = tally.drops, tally.notes
         try:
             for locator, record in items:
                 if isinstance(record, tuple):  # Skipped and Unreadable are named tuples
@@ -168,17 +176,14 @@ class MineInputs(beam.DoFn):
                 if result.dead_letters:  # counted with its own letters (Extraction.counts)
                     yield from emit(result, spec, counts, declared)
                 else:
-                    for reason, n in result.drops.items():  # Counter.update: an ABC check
-                        drops[reason] += n
-                    for reason, n in result.notes.items():
-                        notes[reason] += n
+                    _add_to_tally(tally, result)
                     if result.pairs or result.parts:
                         yield from _outputs_of(result, spec, counts, declared)
                 pairs += len(result.pairs)
                 if records % COUNT_EVERY == 0:
                     tally.counts(into=counts)
-                    drops.clear()
-                    notes.clear()
+                    tally.drops.clear()
+                    tally.notes.clear()
                 if progress_every and records % progress_every == 0:
                     print(f"pairmill: {label}: {records:,} records, {pairs:,} pairs so far",
                           file=sys.stderr, flush=True)
@@ -300,11 +305,7 @@ class JoinGroups(CountsPerBundle):
         if result.dead_letters:  # counted with its own letters (Extraction.counts)
             yield from emit(result, self._spec, self._counts, self._declared)
             return
-        drops, notes = self._tally.drops, self._tally.notes
-        for reason, n in result.drops.items():  # Counter.update: an ABC check
-            drops[reason] += n
-        for reason, n in result.notes.items():
-            notes[reason] += n
+        _add_to_tally(self._tally, result)
         if result.pairs or result.parts:
             yield from _outputs_of(result, self._spec, self._counts, self._declared)
 
