@@ -36,8 +36,13 @@ def _shaped_texts(n: int) -> list[str]:
               lambda: f"1{rnd.choice('3456789')}{digits(9)}", lambda: " ".join(digits(4) for _ in range(4)),
               lambda: ".".join(str(rnd.randint(0, 255)) for _ in range(4)),
               lambda: digits(rnd.randint(9, 20)),
+              lambda: ".".join(digits(rnd.randint(1, 4)) for _ in range(rnd.randint(2, 5))),
+              lambda: f"{digits(1)}.{digits(2)}, {digits(2)}.{digits(1)} and {digits(4)}",
+              lambda: f"{digits(3)} {digits(3)} {digits(4)}", lambda: f"{digits(1)}-{digits(6)}",
               lambda: f"x.y+{digits(2)}@mail.example.org", lambda: "AKIA" + digits(16),
               lambda: "ghp_" + "a" * 36, lambda: "sk-" + "b" * 40, lambda: "٣٤٥-١٢٣٤",
+              lambda: "xoxb-" + "c" * 12, lambda: "hf_" + "d" * 30, lambda: "AIza" + "e" * 35,
+              lambda: "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
               lambda: "".join(rnd.choice("0123456789 .-+()@_xhfeyJ") for _ in range(rnd.randint(1, 40)))]
     noise = " a+-.0("
     return ["".join(rnd.choice(noise) for _ in range(rnd.randint(0, 3))) + rnd.choice(shapes)()
@@ -49,6 +54,18 @@ def test_personal_data_prefilters_change_no_redaction():
     assert sum(1 for t in texts if _redact_without_prefilters(t)[1]) > 1000  # the shapes match
     for text in texts:
         assert personal_data.redact_personal_data(text) == _redact_without_prefilters(text), text
+
+
+def test_the_key_literal_test_misses_no_literal():
+    rnd = random.Random(11)
+    pieces = [*personal_data._KEY_LITERALS, "_", "-", "gh", "xo", "A", "J", "ey", " "]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4))) for _ in range(3000)]
+    for text in texts:
+        holds = any(literal in text for literal in personal_data._KEY_LITERALS)
+        if holds and not ("xox" in text and "-" not in text):
+            assert personal_data._may_hold_key(text), text
+        if not holds:
+            assert not personal_data._may_hold_key(text), text
 
 
 def test_the_row_major_language_table_gives_the_same_scores():
