@@ -16,7 +16,8 @@ start-up. Per source:
   anchors    the fastest known tool on the same input: a plain decompress-and-`json.loads` loop for
              the JSON dumps, an lxml `iterparse` loop for the XML dumps, WikiExtractor
              (`--processes 1`, in a subprocess, marginal) for Wikipedia, trafilatura and
-             resiliparse main-text extraction for web pages, a tree-sitter parse for code;
+             resiliparse main-text extraction for web pages, a tree-sitter parse for code
+             (WikiExtractor, far the slowest, is run once instead of --repeats times);
   extractor  pairmill's reader and pure extractor over the same files, then the source's pure join
              functions over the join parts grouped in a dict: the plain loop, no Beam (a join
              is the extractor's work; only the shuffle that feeds it is Beam's), timed with
@@ -192,7 +193,9 @@ def stackexchange(tmp: Path, copies: int) -> dict | None:
 def wikipedia(tmp: Path, copies: int) -> dict | None:
     import bench_text_sources
 
-    work = bench_text_sources.wikipedia(tmp, copies / 10)
+    # four times the pages a --scale gives elsewhere: at 240 more pages the marginal time was
+    # about as long as the start-up's noise, and mine / extractor moved from 0.7 to 1.7
+    work = bench_text_sources.wikipedia(tmp, copies / 2.5)
     if work is None:
         return None
     plain = Path(work["args"][1])
@@ -205,7 +208,9 @@ def wikipedia(tmp: Path, copies: int) -> dict | None:
         anchors["WikiExtractor --processes 1"] = ("subprocess", _wikiextractor_argv(path, tmp))
     except ImportError:
         pass
-    return {"args": ["--input", str(path)], "records": work["records"], "anchors": anchors}
+    # WikiExtractor is some 25x slower than the rest here: one run, not --repeats
+    return {"args": ["--input", str(path)], "records": work["records"], "anchors": anchors,
+            "anchors_once": ("WikiExtractor --processes 1",)}
 
 
 def _wikiextractor_argv(dump: Path, tmp: Path) -> list[str]:
@@ -430,9 +435,10 @@ def measure(source: str, scale: float, repeats: int) -> dict | None:
         large = WORKLOADS[source](Path(tmp_large), large_copies)
         best: dict[str, dict[str, float]] = {"small": {}, "large": {}}
         pairs_large: list[dict] = []
-        for _ in range(repeats):  # alternating, so a change of load hits every figure alike
+        for repeat in range(repeats):  # alternating, so a change of load hits every figure alike
             for size, work, tmp in (("small", small, tmp_small), ("large", large, tmp_large)):
-                times = {name: _cpu_of(fn) for name, fn in work["anchors"].items()}
+                times = {name: _cpu_of(fn) for name, fn in work["anchors"].items()
+                         if repeat == 0 or name not in work.get("anchors_once", ())}
                 # the loop holds every pair and part until its joins (Beam streams them): the
                 # collector's passes over that growing heap are not extraction, so they are off
                 gc.collect()
@@ -488,13 +494,14 @@ def main() -> None:
     PUBMED_SAMPLE = args.pubmed_sample
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}, CPU seconds of one core"
-    results["command"] = " ".join(["bench_throughput.py", *sys.argv[1:]])
+    command = " ".join(["bench_throughput.py", *sys.argv[1:]])
+    results.pop("command", None)  # each source says the run it comes from: runs may differ
     for source in args.sources.split(","):
         figures = measure(source, args.scale, args.repeats)
         if figures is None:
             print(f"{source}: skipped, its sample is not in {REALDATA}")
             continue
-        results[source] = figures
+        results[source] = {"command": command, "date": time.strftime("%Y-%m-%d"), **figures}
         rate = figures["records_per_cpu_s"]
         print(f"{source}: {figures['records'][1]:,} records (marginal over {figures['records'][0]:,})")
         for name in (*figures["anchors"], "extractor", "rules", "command"):
