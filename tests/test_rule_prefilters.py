@@ -56,6 +56,16 @@ def test_personal_data_prefilters_change_no_redaction():
         assert personal_data.redact_personal_data(text) == _redact_without_prefilters(text), text
 
 
+def test_a_text_with_a_card_ip_or_phone_core_is_seen_to_hold_a_digit_shape():
+    cores = (personal_data._CARD_CORE, personal_data._IPV4_CORE, personal_data._PHONE_DIGITS_CORE)
+    texts = _shaped_texts(4000)
+    cored = [t for t in texts if any(core.search(t) for core in cores)]
+    assert len(cored) > 1000 and any(not t.isascii() for t in cored)
+    for text in cored:
+        assert personal_data._DIGIT_SHAPES.search(text), text
+    assert not personal_data._DIGIT_SHAPES.search("in 2015, 12 of 30 (p < 0.05) and 3.5 mg")
+
+
 def test_the_key_literal_test_misses_no_literal():
     rnd = random.Random(11)
     pieces = [*personal_data._KEY_LITERALS, "_", "-", "gh", "xo", "A", "J", "ey", " "]
