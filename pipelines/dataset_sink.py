@@ -122,7 +122,7 @@ def _dead_letter_row(letter: dict) -> tuple[str, tuple, bytes]:
     return "errors", key, packed(letter)
 
 
-def _in_global_window(value):
+def in_global_window(value):
     return WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
@@ -135,7 +135,7 @@ class CountsPerBundle(beam.DoFn):
 
     def finish_bundle(self):
         if self._counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, _in_global_window(self._counts))
+            yield beam.pvalue.TaggedOutput(COUNTS, in_global_window(self._counts))
 
 
 ROWS = "rows"  # the tag of (folder, rows) per bundle beside the kept pairs
@@ -174,12 +174,12 @@ class KeptPairs(CountsPerBundle):
 
     def finish_bundle(self):
         if self._batch:
-            yield _in_global_window(packed(self._batch))
+            yield in_global_window(packed(self._batch))
             self._batch = []
         self._counts.add("drop", "exact_duplicate", self._duplicates)
         for task, n in sorted(self._kept.items()):
             self._counts.add("total", "pairs_kept", n, task)
-            yield beam.pvalue.TaggedOutput(ROWS, _in_global_window((f"data/{task}", n)))
+            yield beam.pvalue.TaggedOutput(ROWS, in_global_window((f"data/{task}", n)))
         yield from super().finish_bundle()
 
 

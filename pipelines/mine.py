@@ -49,6 +49,7 @@ from .dataset_sink import (
     CountsPerBundle,
     WritePairsDataset,
     finish_command,
+    in_global_window,
     packed,
     run_pipeline,
 )
@@ -314,6 +315,41 @@ class JoinGroups(CountsPerBundle):
         yield from super().finish_bundle()
 
 
+class CombineParts(beam.DoFn):
+    """Join parts of a side with a reducer, reduced per key before the shuffle (a combiner):
+    a Reddit thread's top-level comments leave a worker as one part, not one each. Parts of
+    other sides pass as they come. A reducer already had to be associative and commutative (a
+    shuffle delivers values in any order), so the join sees the same values. At most
+    `max_held` keys are held; then they are sent on and reduction starts again."""
+
+    def __init__(self, reducers, max_held: int = 20_000):
+        self._reducers, self._max_held = dict(reducers), max_held
+
+    def start_bundle(self):
+        self._held: dict[tuple, object] = {}
+
+    def process(self, part):
+        side, key, value = part  # a JoinPart, or the plain tuple it travels on as
+        reduce = self._reducers.get(side)
+        if reduce is None:
+            yield part
+            return
+        held, slot = self._held, (side, key)
+        if slot in held:
+            held[slot] = reduce(held[slot], value)
+            return
+        held[slot] = value
+        if len(held) >= self._max_held:
+            self._held = {}
+            for (side, key), value in held.items():
+                yield side, key, value
+
+    def finish_bundle(self):
+        held, self._held = self._held, {}
+        for (side, key), value in held.items():
+            yield in_global_window((side, key, value))
+
+
 class JoinEntries:
     """A join part -> its entry in the stage's shuffle, (key, (side, packed value)); none for
     a part of another stage's side."""
@@ -415,6 +451,8 @@ def join_and_write(spec: SourceSpec, options, pairs, letters, counts, parts, out
             split = parts | f"Join{number}Sides" >> beam.ParDo(
                 _BySide(stage.sides, later)).with_outputs(_GROUPED, _LATER)
             grouped = split[_GROUPED]
+        if stage.reducers:  # only the best part of a reduced side per key and worker travels
+            grouped = grouped | f"Join{number}Combine" >> beam.ParDo(CombineParts(stage.reducers))
         grouped = grouped | f"Join{number}Group" >> ShardedGroupByKey(
             _join_shard, entries_of=JoinEntries(stage.sides))
         joined = _outputs(grouped, JoinGroups(stage, spec), f"Join{number}")

@@ -244,3 +244,29 @@ def test_kept_pairs_cross_the_writer_in_batches_and_every_boundary_keeps_each_ro
     assert sorted(row["document"] for row in rows) == sorted(f"pair {i}" for i in range(40))
     assert batched_counts["drops"]["exact_duplicate"] == 1
     assert any(name.startswith("errors/") for name in batched)  # the dead letter is written too
+
+
+def _combined(parts: list[tuple], max_held: int) -> list[tuple]:
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    from pairmill.pipelines.mine import CombineParts
+
+    fn = CombineParts({"reply": lambda a, b: a if a["score"] >= b["score"] else b}, max_held)
+    fn.start_bundle()
+    out = [item for part in parts for item in fn.process(part)]
+    out += [item.value for item in fn.finish_bundle() if isinstance(item, WindowedValue)]
+    return out
+
+
+def test_a_reduced_sides_parts_are_combined_per_key_before_the_shuffle():
+    parts = [("reply", "1", {"score": 3}), ("head", "1", {"title": "a"}), ("reply", "2", {"score": 1}),
+             ("reply", "1", {"score": 9}), ("head", "1", {"title": "b"}), ("reply", "1", {"score": 5})]
+    combined = _combined(parts, max_held=100)
+    assert combined[:2] == [("head", "1", {"title": "a"}), ("head", "1", {"title": "b"})]  # as they came
+    assert sorted(combined[2:]) == [("reply", "1", {"score": 9}), ("reply", "2", {"score": 1})]
+    # a full buffer is sent on and reduction starts again: more parts travel, the best still does
+    flushed = _combined(parts, max_held=1)
+    replies = [value["score"] for side, key, value in flushed if side == "reply" and key == "1"]
+    assert len(replies) > 1 and max(replies) == 9
+    assert sorted(v["score"] for s, k, v in flushed if s == "reply") == sorted(
+        v["score"] for s, k, v in parts if s == "reply")  # nothing held was lost
