@@ -90,7 +90,9 @@ def _iterparse(path: Path, tag: str) -> None:
         element.clear()
 
 
-def stackexchange(tmp: Path, scale: float) -> dict | None:
+def stackexchange(tmp: Path, scale: float, mark_copy=None) -> dict | None:
+    """Posts.xml copies with shifted ids; `mark_copy(text, k)`, when given, makes copy k's titles
+    and bodies differ too."""
     from lxml import etree
 
     posts = REALDATA / "stackexchange" / "Posts.xml"
@@ -105,6 +107,10 @@ def stackexchange(tmp: Path, scale: float) -> dict | None:
             for key in ("Id", "ParentId", "AcceptedAnswerId"):
                 if key in shifted:
                     shifted[key] = str(int(shifted[key]) + k * 100_000)
+            if mark_copy is not None:
+                for key in ("Title", "Body"):
+                    if key in shifted:
+                        shifted[key] = mark_copy(shifted[key], k)
             etree.SubElement(root, "row", shifted)
     path = tmp / "Posts.xml"
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))

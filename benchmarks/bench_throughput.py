@@ -43,6 +43,7 @@ import gzip
 import io
 import json
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -120,6 +121,14 @@ def _iterparse(path: Path, tag: str) -> None:
 
 
 # --- workloads: (tmp, copies) -> {"args", "records", "anchors": {name: fn}} --------------------
+# Copies of a sample differ in a text of every pair they make (`_copy_text`): exact copies were
+# exact duplicates, so the writer saw a few hundred pairs of tens of thousands, where a real
+# dump writes nearly every pair it makes.
+
+def _copy_text(text, k: int):
+    """`text` as copy `k` of a sample holds it: copy 0 unchanged."""
+    return f"{text} ({k})" if k and isinstance(text, str) and text else text
+
 
 def reddit(tmp: Path, copies: int) -> dict | None:
     import zstandard
@@ -134,14 +143,15 @@ def reddit(tmp: Path, copies: int) -> dict | None:
         return [json.loads(line) for line in io.BufferedReader(reader) if line.strip()]
 
     subs, comments = lines(subs_path), lines(comments_path)
-    out_subs = [json.dumps(dict(s, id=f"{s['id']}c{k}")).encode() + b"\n"
-                for k in range(copies) for s in subs]
+    out_subs = [json.dumps(dict(s, id=f"{s['id']}c{k}", title=_copy_text(s.get("title"), k))).encode()
+                + b"\n" for k in range(copies) for s in subs]
     out_comments = []
     for k in range(copies * 8):  # the comment month is small: more copies of it
         for c in comments:
             parent = c["parent_id"] + (f"c{k}" if c["parent_id"] == c["link_id"] else "")
             out_comments.append(json.dumps(dict(c, id=f"{c['id']}c{k}", link_id=f"{c['link_id']}c{k}",
-                                                parent_id=parent)).encode() + b"\n")
+                                                parent_id=parent, body=_copy_text(c.get("body"), k))).encode()
+                                + b"\n")
     rs, rc = tmp / "RS.zst", tmp / "RC.zst"
     _write_zst(rs, out_subs)
     _write_zst(rc, out_comments)
@@ -155,7 +165,8 @@ def arxiv(tmp: Path, copies: int) -> dict | None:
     if not sample.exists():
         return None
     base = [json.loads(line) for line in sample.open(encoding="utf-8")]
-    records = [dict(r, id=f"{r['id']}c{k}") for k in range(copies * 10) for r in base]
+    records = [dict(r, id=f"{r['id']}c{k}", title=_copy_text(r.get("title"), k))
+               for k in range(copies * 10) for r in base]
     path = tmp / "arxiv.jsonl"
     path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in records))
     return {"args": ["--input", str(path)], "records": len(records),
@@ -166,7 +177,9 @@ def s2orc(tmp: Path, copies: int) -> dict | None:
     papers = [json.loads(p.read_text()) for p in sorted((REALDATA / "s2orc").glob("*.json"))]
     if not papers:
         return None
-    records = [dict(p, paper_id=f"{p['paper_id']}c{k}") for k in range(copies * 20) for p in papers]
+    records = [dict(p, paper_id=f"{p['paper_id']}c{k}", bib_entries={  # the cited titles differ
+        ref: dict(entry, title=_copy_text(entry.get("title"), k)) if isinstance(entry, dict) else entry
+        for ref, entry in (p.get("bib_entries") or {}).items()}) for k in range(copies * 20) for p in papers]
     path = tmp / "papers.jsonl.gz"
     path.write_bytes(gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in records), 1))
 
@@ -182,7 +195,7 @@ def s2orc(tmp: Path, copies: int) -> dict | None:
 def stackexchange(tmp: Path, copies: int) -> dict | None:
     import bench_text_sources
 
-    work = bench_text_sources.stackexchange(tmp, copies / 10)
+    work = bench_text_sources.stackexchange(tmp, copies / 10, mark_copy=_copy_text)
     if work is None:
         return None
     path = Path(work["args"][1])
@@ -270,8 +283,8 @@ def pubmed(tmp: Path, copies: int) -> dict | None:
 
 def _pubmed_from_sample(tmp: Path, copies: int) -> dict:
     """`copies` files, each the real sample with every PMID moved by a per-copy offset (fresh
-    citations, their references moved alike), named as consecutive files of one release."""
-    import re
+    citations, their references moved alike, titles marked with the copy), named as consecutive
+    files of one release."""
 
     text = gzip.decompress(PUBMED_SAMPLE.read_bytes()).decode("utf-8")
     pmid = re.compile(r'(<PMID Version="\d+">|<ArticleId IdType="pubmed">)(\d+)(<)')
@@ -279,11 +292,13 @@ def _pubmed_from_sample(tmp: Path, copies: int) -> dict:
     records = text.count(f"<{tag}>") + text.count(f"<{tag} ")
     stem = re.match(r"[a-z]+\d\dn", PUBMED_SAMPLE.name)
     stem = stem.group(0) if stem else "pubmed25n"
+    title = re.compile(r"(<ArticleTitle>.*?)(</ArticleTitle>)", re.S)
     paths = []
     for k in range(copies):
         offset = k * 100_000_000
         moved = pmid.sub(lambda m, offset=offset: f"{m.group(1)}{int(m.group(2)) + offset}{m.group(3)}",
                          text)
+        moved = title.sub(lambda m, k=k: f"{_copy_text(m.group(1), k)}{m.group(2)}", moved)
         path = tmp / f"{stem}{k + 1:04d}.xml.gz"
         path.write_bytes(gzip.compress(moved.encode("utf-8"), 1))
         paths.append(path)
@@ -307,7 +322,8 @@ def code(tmp: Path, copies: int) -> dict | None:
         for path in files:
             target = root / f"copy{k}" / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
+            source = path.read_bytes()  # copy k's functions are renamed: its pairs differ
+            target.write_bytes(re.sub(rb"\bdef (\w+)", rb"def \1_c%d" % k, source) if k else source)
     sources = [p.read_bytes() for p in sorted(root.rglob("*.py"))]
 
     def tree_sitter_loop():

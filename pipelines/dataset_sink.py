@@ -51,9 +51,21 @@ def packed(row) -> bytes:
     return pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+PAIR_COLUMNS = tuple(PAIR_SCHEMA.names)
+DEAD_LETTER_COLUMNS = tuple(DEAD_LETTER_SCHEMA.names)
+
+
+def row_of(record: dict, columns: tuple[str, ...]) -> tuple:
+    """A record as the writer's row: its values in the schema's column order (a missing one is
+    null). A tuple, not the dict: every written pair is unpickled and made into Arrow columns,
+    and a tuple costs a third less there (5.6 instead of 7.7 us an arXiv pair)."""
+    return tuple(record.get(name) for name in columns)
+
+
 def _exact_entries(pair: dict) -> tuple[tuple[str, tuple[str, str, str, bytes]]]:
-    """The exact-dedup shuffle's entry: what picks the survivor, then the packed pair."""
-    return ((exact_key(pair), (pair["origin"], pair["id"], pair["task"], packed(pair))),)
+    """The exact-dedup shuffle's entry: what picks the survivor, then the packed row."""
+    return ((exact_key(pair), (pair["origin"], pair["id"], pair["task"],
+                               packed(row_of(pair, PAIR_COLUMNS)))),)
 
 
 def _hex_shard(key: str) -> int:
@@ -70,7 +82,8 @@ def file_shard(key: str, rows: int, rows_per_file: int) -> int:
 
 
 class _WriteShard(beam.DoFn):
-    """Sort one shard's rows and write them as a Parquet file with fixed-size row groups."""
+    """Sort one shard's rows (`row_of` tuples) and write them as a Parquet file with fixed-size
+    row groups."""
 
     def __init__(self, staging: str, schema: pa.Schema, row_group_size: int):
         self._staging = staging
@@ -80,8 +93,12 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (folder, shard), entries = element
         rows = [pickle.loads(blob) for _, blob in sorted(entries)]
+        columns = zip(*rows, strict=True) if rows else [() for _ in self._schema]
+        table = pa.Table.from_arrays([pa.array(column, type=field.type)
+                                      for column, field in zip(columns, self._schema, strict=True)],
+                                     schema=self._schema)
         path = storage.join(self._staging, folder, part_name(shard))
-        write_part(path, pa.Table.from_pylist(rows, schema=self._schema), self._row_group_size)
+        write_part(path, table, self._row_group_size)
         yield path
 
 
@@ -119,7 +136,7 @@ def _file_key_shard(key: tuple[str, int]) -> int:
 def _dead_letter_row(letter: dict) -> tuple[str, tuple, bytes]:
     key = (letter["origin"], letter["reason"], letter["detail"],
            f"{letter['origin']}|{letter['reason']}|{letter['detail']}")
-    return "errors", key, packed(letter)
+    return "errors", key, packed(row_of(letter, DEAD_LETTER_COLUMNS))
 
 
 def in_global_window(value):
@@ -165,7 +182,7 @@ class KeptPairs(CountsPerBundle):
             _, pair_id, task, blob = min(members)  # the smallest (origin, id) survives
             self._duplicates += len(members) - 1
         else:
-            pair_id, task, blob = element["id"], element["task"], packed(element)
+            pair_id, task, blob = element["id"], element["task"], packed(row_of(element, PAIR_COLUMNS))
         self._kept[task] = self._kept.get(task, 0) + 1
         self._batch.append((f"data/{task}", (pair_id,), blob))
         if len(self._batch) >= ROWS_PER_BATCH:
