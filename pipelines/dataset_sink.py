@@ -5,6 +5,11 @@ order: each pair goes to shard hash(id) mod n (n from the task's row count), a s
 sorted by id, and files are written with fixed row groups. Workers write into the dataset
 layer's staging folder; the driver commits it with `dataset.output.finalize_staged` only after
 the pipeline succeeded.
+
+The exact dedup's and the writer's shuffles pass their packs through files in that staging
+folder (`_spill`, gone with it): every written pair's bytes cross both, and Beam's local runner
+copied each pack's bytes many times between stages (32,000 arXiv pairs: 7.2 -> 6.9 s CPU, with
+the collector paused while rows are unpickled), where a file is written and read once.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from ..dataset.settings import DEFAULT_ROW_GROUP_SIZE, DEFAULT_ROWS_PER_FILE
 from ..schemas import DEAD_LETTER_SCHEMA, PAIR_SCHEMA, storage
 from ..schemas.counts import Counts
 from ..schemas.settings import redact_argv
-from .sharded_group import ShardedGroupByKey
+from .sharded_group import ShardedGroupByKey, collector_paused
 
 COUNTS = "counts"  # the tag of counts beside a step's main output
+SPILL = "_spill"  # the staging folder the writer's shuffles pass their packs through
 
 
 def exact_key(pair: dict) -> str:
@@ -93,11 +99,13 @@ class _WriteShard(beam.DoFn):
 
     def process(self, element):
         (folder, shard), entries = element
-        rows = [pickle.loads(blob) for _, blob in sorted(entries)]
-        columns = zip(*rows, strict=True) if rows else [() for _ in self._schema]
-        table = pa.Table.from_arrays([pa.array(column, type=field.type)
-                                      for column, field in zip(columns, self._schema, strict=True)],
-                                     schema=self._schema)
+        with collector_paused():
+            rows = [pickle.loads(blob) for _, blob in sorted(entries)]
+            columns = zip(*rows, strict=True) if rows else [() for _ in self._schema]
+            table = pa.Table.from_arrays(
+                [pa.array(column, type=field.type)
+                 for column, field in zip(columns, self._schema, strict=True)], schema=self._schema)
+            del rows, columns
         path = storage.join(self._staging, folder, part_name(shard))
         write_part(path, table, self._row_group_size)
         yield path
@@ -125,7 +133,8 @@ def _write_sharded(batches, label: str, schema, staging, row_group_size, rows_pe
 
     return (batches
             | f"{label}Assign" >> beam.Map(assign, counts=beam.pvalue.AsDict(counts))
-            | f"{label}Group" >> ShardedGroupByKey(_file_key_shard, entries_of=list)
+            | f"{label}Group" >> ShardedGroupByKey(_file_key_shard, entries_of=list,
+                                                   spill_dir=storage.join(staging, SPILL, label))
             | f"{label}Write" >> beam.ParDo(_WriteShard(staging, schema, row_group_size)))
 
 
@@ -235,7 +244,9 @@ class WritePairsDataset(beam.PTransform):
     def expand(self, pcolls):
         pairs = pcolls["pairs"]  # one PCollection, or several: each is packed where it is made
         if self._exact_dedup:
-            pairs = pairs | "ExactDedup" >> ShardedGroupByKey(_hex_shard, entries_of=_exact_entries)
+            pairs = pairs | "ExactDedup" >> ShardedGroupByKey(
+                _hex_shard, entries_of=_exact_entries,
+                spill_dir=storage.join(self._staging, SPILL, "exact"))
         elif isinstance(pairs, (list, tuple)):
             pairs = pairs | "AllPairs" >> beam.Flatten()
         # (without exact dedup the caller already removed duplicates: pairmill dedup)

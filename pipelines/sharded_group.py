@@ -16,10 +16,12 @@ buckets: +3.2 GB), so a shuffle of any size then costs the memory of its referen
 
 from __future__ import annotations
 
+import gc
 import pickle
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import apache_beam as beam
@@ -78,6 +80,20 @@ class _PackByShard(beam.DoFn):
         yield from refs
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off while a step unpickles many objects that hold no cycle
+    (a shard's groups, a file's rows): its passes over that growing heap found nothing, and
+    they were most of the cost of making the objects (0.3 of 0.5 s for 32,000 arXiv rows)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class PackCodec:
     """How a pack of (key, value) entries becomes bytes, and how a shard's packs are regrouped.
     The default pickles; a codec for fixed-size entries can be far more compact."""
@@ -87,9 +103,10 @@ class PackCodec:
 
     def regroup(self, blobs: Iterable[bytes], min_size: int) -> Iterable[tuple]:
         groups: dict = defaultdict(list)
-        for blob in blobs:
-            for key, value in pickle.loads(blob):
-                groups[key].append(value)
+        with collector_paused():
+            for blob in blobs:
+                for key, value in pickle.loads(blob):
+                    groups[key].append(value)
         for key, values in groups.items():
             if len(values) >= min_size:
                 yield key, values
