@@ -305,7 +305,10 @@ class RecordLimit:
 
     def _readline(self, size: int = -1) -> bytes:
         limit = self._max if size is None or size < 0 else min(size, self._max)
-        line = self._stream.readline(limit + 1)
+        return self._completed(self._stream.readline(limit + 1), limit)
+
+    def _completed(self, line: bytes, limit: int):
+        """A line read with `readline(limit + 1)`, as `readline` returns it."""
         if line and not line.endswith(b"\n") and len(line) <= limit:
             # the last line: complete only when the file really ends here (a truncated stream
             # raises on this read, and half a record is not a record)
@@ -329,7 +332,17 @@ class RecordLimit:
         return self
 
     def __next__(self) -> bytes:
-        line = self.readline()
+        # a whole line, the common case, without readline's calls: every record of a JSON-lines
+        # dump comes through here (0.7 of 1.2 us a line)
+        if self.error is not None:
+            raise StopIteration
+        try:
+            line = self._stream.readline(self._max + 1)
+        except STREAM_ERRORS as exc:
+            self.error = exc
+            raise StopIteration from None
+        if not line.endswith(b"\n"):  # the last line, a longer one, or the end
+            line = self._guarded(self._completed, line, self._max)
         if not line:
             raise StopIteration
         return line

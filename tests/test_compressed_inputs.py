@@ -141,3 +141,31 @@ def test_truncation_hands_out_what_came_before_then_raises(tmp_path, monkeypatch
     with pytest.raises(EOFError):
         stream.read()
     stream.close()
+
+
+class _BreaksAfter(io.BytesIO):
+    """A stream that raises like a truncated gzip once `good` bytes are read."""
+
+    def __init__(self, data: bytes, good: int):
+        super().__init__(data)
+        self._good = good
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.tell() >= self._good:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        return super().readline(size)
+
+
+def test_a_limited_stream_iterates_whole_long_last_and_broken_lines_as_readline_does():
+    from pairmill.extractors.result import Oversized
+
+    data = b"short\n" + b"x" * 50 + b"\n" + b"exactly10\n" + b"tail"  # no newline at the end
+    lines = list(inputs.RecordLimit(io.BytesIO(data), 10))
+    assert lines[0] == b"short\n" and lines[2] == b"exactly10\n" and lines[3] == b"tail"
+    assert isinstance(lines[1], Oversized) and lines[1].size == 51
+    assert len(lines) == 4
+    by_readline = inputs.RecordLimit(io.BytesIO(data), 10)
+    assert [by_readline.readline() for _ in range(4)] == lines
+    broken = inputs.RecordLimit(_BreaksAfter(b"one\ntwo\nthree\n", 8), 10)
+    assert list(broken) == [b"one\n", b"two\n"]  # what came before the break, then the end
+    assert isinstance(broken.error, EOFError)
