@@ -15,7 +15,7 @@ from typing import NamedTuple
 from ..schemas import pair_id
 from ..schemas.counts import Counts
 from .text.language import identify_language
-from .text.personal_data import redact_personal_data
+from .text.personal_data import may_hold_personal_data, redact_personal_data
 
 
 class Drop(NamedTuple):
@@ -67,8 +67,8 @@ def personal_data_rule(mode: str) -> PairRule:
     (`personal_data`)."""
 
     def rule(pair: dict, counts: Counts) -> dict | Drop:
-        if mode == "keep":
-            return pair
+        if mode == "keep" or not may_hold_personal_data(f"{pair['query']}\n{pair['document']}"):
+            return pair  # most pairs: nothing either text could hold
         query, in_query = redact_personal_data(pair["query"])
         document, in_document = redact_personal_data(pair["document"])
         if not in_query and not in_document:  # most pairs

@@ -66,6 +66,29 @@ def test_a_text_with_a_card_ip_or_phone_core_is_seen_to_hold_a_digit_shape():
     assert not personal_data._DIGIT_SHAPES.search("in 2015, 12 of 30 (p < 0.05) and 3.5 mg")
 
 
+def test_a_pairs_texts_tested_together_miss_nothing_either_holds():
+    from pairmill.extractors.rules import personal_data_rule
+    from pairmill.schemas import make_pair
+    from pairmill.schemas.counts import Counts
+
+    texts = _shaped_texts(3000) + ["plain words only", "in 2015, 12 of 30 (p < 0.05)"] * 200
+    rnd = random.Random(5)
+    rule = personal_data_rule("redact")
+    found = 0
+    for _ in range(3000):
+        query, document = rnd.choice(texts), rnd.choice(texts)
+        pair = make_pair("t_q_d", query, document, "test", "o")
+        redacted = (_redact_without_prefilters(query), _redact_without_prefilters(document))
+        kept = rule(pair, Counts())
+        if redacted[0][1] or redacted[1][1]:
+            found += 1
+            assert personal_data.may_hold_personal_data(f"{query}\n{document}")
+            assert (kept["query"], kept["document"]) == (redacted[0][0], redacted[1][0])
+        else:
+            assert kept is pair
+    assert 500 < found < 2900
+
+
 def test_the_key_literal_test_misses_no_literal():
     rnd = random.Random(11)
     pieces = [*personal_data._KEY_LITERALS, "_", "-", "gh", "xo", "A", "J", "ey", " "]

@@ -113,6 +113,14 @@ _RULES = (
 )
 
 
+def may_hold_personal_data(text: str) -> bool:
+    """False only for a text no pattern can match in: every cheap test above failed. Each test
+    holds for any text that contains a matching one, so a pair's texts joined are tested at once
+    (one pass over both instead of ten calls: 9 of 22 us an arXiv pair)."""
+    shaped = _DIGIT_SHAPES.search(text) is not None
+    return any(may_match(text, shaped) for _, _, _, may_match in _RULES)
+
+
 def redact_personal_data(text: str) -> tuple[str, Counter]:
     """(text with personal data replaced, how many of each kind were found)."""
     found: Counter = Tally()
