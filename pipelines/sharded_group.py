@@ -83,8 +83,8 @@ class _PackByShard(beam.DoFn):
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic collector off while a step unpickles many objects that hold no cycle
-    (a shard's groups, a file's rows): its passes over that growing heap found nothing, and
-    they were most of the cost of making the objects (0.3 of 0.5 s for 32,000 arXiv rows)."""
+    (a shard's groups, a file's rows): its passes over that growing heap found nothing (about
+    0.2 of 7 s CPU for `mine arxiv` writing 32,000 pairs, 3 of 3 interleaved runs)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
